@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/beacon dev
+
+test: $(STAMP)
+	bash scripts/test-deps.sh
+	$(BIN)/ruff format --check functions infra tests bench
+	$(BIN)/ruff check functions infra tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -n 0 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .beacon .pytest_cache .mypy_cache .ruff_cache

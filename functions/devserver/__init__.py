@@ -1,0 +1,1 @@
+"""The local pipeline: `beacon dev`, the demo generator and `beacon jobs run`."""

@@ -1,0 +1,1 @@
+"""The ingest function: validate, authenticate and publish events sent over HTTPS."""

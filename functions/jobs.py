@@ -1,0 +1,67 @@
+"""A tiny router shared by the scheduled functions (rollup, alerts): POST path -> job handler.
+
+Cloud Scheduler POSTs a JSON body to a path of a private function; each handler takes that body
+and returns a JSON-able summary. Bad input raises JobInputError (answered 400); any other
+exception is a fault, answered 500 so that Cloud Scheduler records the failure and retries.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import flask
+
+logger = logging.getLogger(__name__)
+
+JobHandler = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+class JobInputError(ValueError):
+    """The job's request body is invalid; the message names the field."""
+
+
+def resolve(target: str) -> JobHandler:
+    module_name, _, attribute = target.partition(":")
+    handler: JobHandler = getattr(importlib.import_module(module_name), attribute)
+    return handler
+
+
+def dispatch(request: flask.Request, routes: Mapping[str, str]) -> flask.Response:
+    """Answer GET /healthz, and POST to one of `routes` (path -> "module:function")."""
+    if request.path == "/healthz":
+        return flask.Response('{"status":"ok"}', 200, mimetype="application/json")
+    target = routes.get(request.path)
+    if target is None:
+        return _json({"error": "not_found", "message": f"no job at {request.path}"}, 404)
+    if request.method != "POST":
+        return _json({"error": "method_not_allowed", "message": "use POST"}, 405, {"Allow": "POST"})
+    raw = request.get_data(cache=False) or b"{}"
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _json({"error": "invalid_json", "message": "the body is not JSON"}, 400)
+    if not isinstance(body, dict):
+        return _json({"error": "invalid_json", "message": "the body must be a JSON object"}, 400)
+    try:
+        result = resolve(target)(body)
+    except JobInputError as exc:
+        return _json({"error": "invalid_request", "message": str(exc)}, 400)
+    except Exception:
+        logger.exception("job %s failed", request.path)
+        return _json({"error": "job_failed", "message": f"the job at {request.path} failed"}, 500)
+    return _json(dict(result), 200)
+
+
+def _json(
+    body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> flask.Response:
+    return flask.Response(
+        json.dumps(body, default=str),
+        status,
+        mimetype="application/json",
+        headers=dict(headers or {}),
+    )

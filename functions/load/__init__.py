@@ -1,0 +1,1 @@
+"""The load function: enrich events from the bus and stream them into the warehouse."""

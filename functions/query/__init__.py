@@ -1,0 +1,1 @@
+"""The query function: dashboard JSON and the dashboard page, behind admin tokens."""

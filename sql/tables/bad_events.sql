@@ -1,0 +1,14 @@
+-- Everything a client sent that was not accepted, with the reason, so nothing disappears silently.
+CREATE TABLE IF NOT EXISTS bad_events (
+  received_at TIMESTAMP NOT NULL,
+  source STRING,                      -- write key's source, when the key was valid
+  request_id STRING NOT NULL,         -- shared by every rejection from one request
+  event_index INT64,                  -- position in the batch; NULL when the whole body was unusable
+  event_id STRING,
+  reason STRING NOT NULL,             -- invalid_event, invalid_json, invalid_batch, malformed_message, ...
+  errors JSON,                        -- [{"field": ..., "message": ...}]
+  payload STRING                      -- the raw payload, truncated to 64 KiB
+)
+PARTITION BY DATE(received_at)
+CLUSTER BY reason, source
+OPTIONS (require_partition_filter = TRUE);
