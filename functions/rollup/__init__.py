@@ -1,1 +1,1 @@
-"""The rollup function: KPI rollups, retention cleanup and GDPR requests, all scheduled or on call."""
+"""The rollup function: KPI rollups, retention cleanup and GDPR requests."""
