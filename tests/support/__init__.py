@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: free ports and functions served by functions-framework."""

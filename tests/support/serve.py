@@ -1,0 +1,71 @@
+"""Serve a Beacon function with the real functions-framework CLI (gunicorn) on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(
+    url: str, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing answered at {url} within {timeout} s")
+
+
+@contextlib.contextmanager
+def serve_function(
+    name: str, env: Mapping[str, str], *, signature_type: str = "http"
+) -> Iterator[str]:
+    """Run functions-framework on functions/NAME/main.py; yield its base URL."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "functions-framework"),
+        f"--target={name}",
+        f"--source={REPO / 'functions' / name / 'main.py'}",
+        f"--signature-type={signature_type}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base_url + "/healthz", process=process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
