@@ -15,14 +15,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/beacon dev
+	$(BIN)/beacon dev $(DEV_ARGS)
 
 test: $(STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/ruff format --check functions infra tests bench
 	$(BIN)/ruff check functions infra tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n 0 $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
