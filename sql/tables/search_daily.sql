@@ -1,0 +1,13 @@
+-- Searches per UTC day and normalised query text. Written by sql/rollups/search_daily.sql.
+CREATE TABLE IF NOT EXISTS search_daily (
+  date DATE NOT NULL,
+  query STRING NOT NULL,              -- LOWER(TRIM(properties.query)); '' when absent
+  searches INT64 NOT NULL,
+  zero_result_searches INT64 NOT NULL, -- properties.result_count = 0
+  avg_results FLOAT64,                -- mean properties.result_count where present
+  p50_ms FLOAT64,                     -- approximate median duration_ms
+  updated_at TIMESTAMP NOT NULL
+)
+PARTITION BY date
+CLUSTER BY query
+OPTIONS (require_partition_filter = TRUE);
