@@ -1,0 +1,374 @@
+"""A durable queue in one SQLite file: the bus when Beacon runs on one machine.
+
+Publishers (ingest, in gunicorn worker processes) and the consumer (the load worker inside
+`beacon dev`) share the file across processes. Every state change is one short transaction, so
+SQLite's file lock is all the coordination needed.
+
+A message is claimable when `visible_at <= now`. Claiming leases it: `attempts` goes up by one and
+`visible_at` moves to the end of the lease, so a consumer that dies mid-batch (kill -9) loses
+nothing: its messages become claimable again when the lease runs out. A nack makes the message
+visible again after an exponential backoff; after `max_attempts` failed deliveries it moves to
+`dead_letters` with its last error, from where `redrive_dead_letters` can move it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.bus import BusUnavailable, Message
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused after an ack
+    data BLOB NOT NULL,
+    attributes TEXT NOT NULL,              -- JSON object of str -> str
+    event_count INTEGER NOT NULL,          -- from the envelope attribute, for claim(max_events=)
+    published_at REAL NOT NULL,
+    visible_at REAL NOT NULL,              -- claimable once this (unix time) has passed
+    leased INTEGER NOT NULL DEFAULT 0,     -- 1 while a consumer holds it (until visible_at)
+    attempts INTEGER NOT NULL DEFAULT 0,   -- deliveries so far
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,                -- the message's id, kept for tracing
+    data BLOB NOT NULL,
+    attributes TEXT NOT NULL,
+    event_count INTEGER NOT NULL,
+    published_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    dead_at REAL NOT NULL
+);
+"""
+
+LEASE_EXPIRED = "lease expired: the consumer did not ack or nack in time"
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    data: bytes
+    attributes: dict[str, str]
+    attempts: int
+    last_error: str
+    published_at: float
+    dead_at: float
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Seconds before redelivering a message whose delivery number `attempt` failed."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def _event_count(attributes: dict[str, str]) -> int:
+    try:
+        return max(1, int(attributes.get("event_count", "1")))
+    except ValueError:
+        return 1
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _marks(ids: Sequence[int]) -> str:
+    return ",".join("?" * len(ids))
+
+
+class LocalQueue:
+    """The Publisher for `BEACON_BACKEND=local`, and the consumer side the load worker uses."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_attempts: int = 5,
+        lease_seconds: float = 30.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 60.0,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.path = Path(path)
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.busy_timeout_ms = busy_timeout_ms
+        # One connection per process, used under a lock: SQLite serialises writers anyway, and
+        # a lock is cheaper than a connection per gunicorn thread. Opened lazily, so an
+        # unwritable path surfaces as BusUnavailable from publish (ingest answers 503) and a
+        # later call retries the open.
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        # A connection inherited through fork() must not be used in the child; open a new one.
+        self._conn = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # timeout= is SQLite's busy timeout: wait this long for another process's write lock.
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self.busy_timeout_ms / 1000,
+        )
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode, synchronous=NORMAL writes each commit to the WAL file before
+            # returning and fsyncs only at checkpoints. A killed process (kill -9) loses
+            # nothing, since its writes are already in the OS; only an OS crash or power loss
+            # could lose the last commits. FULL would fsync on every publish, on the hot path.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction (takes the write lock up front, so claims never race)."""
+        with self._lock:
+            conn: sqlite3.Connection | None = None
+            try:
+                conn = self._connect()
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                self._abandon(conn)
+                raise BusUnavailable(f"local queue {self.path}: {exc}") from exc
+            except BaseException:
+                self._abandon(conn)
+                raise
+
+    def _abandon(self, conn: sqlite3.Connection | None) -> None:
+        """Roll back a failed transaction; drop the connection if even that fails."""
+        if conn is None or not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            conn.close()
+            self._conn = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connect()
+            except (sqlite3.Error, OSError) as exc:
+                raise BusUnavailable(f"local queue {self.path}: {exc}") from exc
+
+    # -- publisher --------------------------------------------------------------------------
+
+    def publish(self, messages: Sequence[Message]) -> list[str]:
+        """Store all messages in one transaction, or none of them and raise BusUnavailable."""
+        if not messages:
+            return []
+        now = time.time()
+        rows = [
+            (
+                m.data,
+                json.dumps(dict(m.attributes), separators=(",", ":")),
+                _event_count(dict(m.attributes)),
+                now,
+                now,
+            )
+            for m in messages
+        ]
+        ids: list[str] = []
+        with self._transaction() as conn:
+            for row in rows:
+                cursor = conn.execute(
+                    "INSERT INTO messages (data, attributes, event_count, published_at,"
+                    " visible_at) VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+                ids.append(str(cursor.lastrowid))
+        return ids
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    # -- consumer ---------------------------------------------------------------------------
+
+    def claim(self, max_messages: int, *, max_events: int | None = None) -> list[Message]:
+        """Lease up to `max_messages` visible messages, oldest first.
+
+        With `max_events`, stop before the batch's summed `event_count` attribute would exceed
+        it (a single larger message is still returned alone, so nothing gets stuck).
+        """
+        if max_messages < 1:
+            return []
+        now = time.time()
+        claimed: list[tuple[int, bytes, str, int]] = []
+        with self._transaction() as conn:
+            events = 0
+            after: tuple[float, int] = (float("-inf"), -1)
+            while len(claimed) < max_messages:
+                rows = conn.execute(
+                    "SELECT id, data, attributes, event_count, attempts, leased, visible_at"
+                    " FROM messages WHERE visible_at <= ? AND (visible_at, id) > (?, ?)"
+                    " ORDER BY visible_at, id LIMIT ?",
+                    (now, after[0], after[1], max_messages - len(claimed)),
+                ).fetchall()
+                if not rows:
+                    break
+                full = False
+                for msg_id, data, attrs, count, attempts, leased, visible_at in rows:
+                    after = (visible_at, msg_id)
+                    if leased and attempts >= self.max_attempts:
+                        # Its last allowed delivery timed out: that is a failed delivery too.
+                        self._bury(conn, [msg_id], LEASE_EXPIRED, now)
+                        continue
+                    if max_events is not None and claimed and events + count > max_events:
+                        full = True
+                        break
+                    events += count
+                    claimed.append((msg_id, data, attrs, attempts + 1))
+                if full:
+                    break
+            for chunk in _chunks([c[0] for c in claimed]):
+                conn.execute(
+                    "UPDATE messages SET attempts = attempts + 1, leased = 1, visible_at = ?"
+                    f" WHERE id IN ({_marks(chunk)})",
+                    (now + self.lease_seconds, *chunk),
+                )
+        return [
+            Message(
+                data=bytes(data),
+                attributes=json.loads(attrs),
+                message_id=str(msg_id),
+                delivery_attempt=attempt,
+            )
+            for msg_id, data, attrs, attempt in claimed
+        ]
+
+    def ack(self, ids: Sequence[str]) -> int:
+        """Delete delivered messages; returns how many were still there."""
+        keys = [int(i) for i in ids]
+        deleted = 0
+        with self._transaction() as conn:
+            for chunk in _chunks(keys):
+                cursor = conn.execute(f"DELETE FROM messages WHERE id IN ({_marks(chunk)})", chunk)
+                deleted += cursor.rowcount
+        return deleted
+
+    def nack(self, ids: Sequence[str], error: str) -> int:
+        """Schedule a redelivery after backoff, or dead-letter messages out of attempts.
+
+        Returns how many went to dead_letters. Only leased messages are affected, so a stale
+        nack cannot disturb a message already redelivered elsewhere.
+        """
+        keys = [int(i) for i in ids]
+        now = time.time()
+        dead: list[int] = []
+        with self._transaction() as conn:
+            for chunk in _chunks(keys):
+                rows = conn.execute(
+                    "SELECT id, attempts FROM messages"
+                    f" WHERE leased = 1 AND id IN ({_marks(chunk)})",
+                    chunk,
+                ).fetchall()
+                for msg_id, attempts in rows:
+                    if attempts >= self.max_attempts:
+                        dead.append(msg_id)
+                        continue
+                    delay = backoff_delay(attempts, self.backoff_base, self.backoff_max)
+                    conn.execute(
+                        "UPDATE messages SET leased = 0, visible_at = ?, last_error = ?"
+                        " WHERE id = ?",
+                        (now + delay, error, msg_id),
+                    )
+            self._bury(conn, dead, error, now)
+        return len(dead)
+
+    def release_leases(self) -> int:
+        """Make every leased message claimable now: for a sole consumer starting up."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE messages SET leased = 0, visible_at = ? WHERE leased = 1", (time.time(),)
+            )
+            return cursor.rowcount
+
+    @staticmethod
+    def _bury(conn: sqlite3.Connection, ids: Sequence[int], error: str, now: float) -> None:
+        for chunk in _chunks(ids):
+            conn.execute(
+                "INSERT INTO dead_letters (id, data, attributes, event_count, published_at,"
+                " attempts, last_error, dead_at)"
+                " SELECT id, data, attributes, event_count, published_at, attempts, ?, ?"
+                f" FROM messages WHERE id IN ({_marks(chunk)})",
+                (error, now, *chunk),
+            )
+            conn.execute(f"DELETE FROM messages WHERE id IN ({_marks(chunk)})", chunk)
+
+    # -- introspection ----------------------------------------------------------------------
+
+    def depth(self) -> dict[str, int]:
+        """Counts: ready (claimable now), delayed (in backoff), leased, dead."""
+        now = time.time()
+        with self._reading() as conn:
+            row: tuple[Any, ...] = conn.execute(
+                "SELECT"
+                " COUNT(*) FILTER (WHERE visible_at <= ?),"
+                " COUNT(*) FILTER (WHERE visible_at > ? AND leased = 0),"
+                " COUNT(*) FILTER (WHERE visible_at > ? AND leased = 1),"
+                " (SELECT COUNT(*) FROM dead_letters)"
+                " FROM messages",
+                (now, now, now),
+            ).fetchone()
+        return {"ready": row[0], "delayed": row[1], "leased": row[2], "dead": row[3]}
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, data, attributes, attempts, last_error, published_at, dead_at"
+                " FROM dead_letters ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            DeadLetter(str(r[0]), bytes(r[1]), json.loads(r[2]), r[3], r[4], r[5], r[6])
+            for r in rows
+        ]
+
+    def redrive_dead_letters(self, ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or those ids) back to the queue with fresh attempts."""
+        if ids is not None and not ids:
+            return 0
+        where = "" if ids is None else f" WHERE id IN ({_marks([0] * len(ids))})"
+        params = [] if ids is None else [int(i) for i in ids]
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO messages (id, data, attributes, event_count, published_at,"
+                " visible_at, last_error)"
+                " SELECT id, data, attributes, event_count, published_at, ?, last_error"
+                " FROM dead_letters" + where,
+                (time.time(), *params),
+            )
+            cursor = conn.execute("DELETE FROM dead_letters" + where, params)
+            return cursor.rowcount
