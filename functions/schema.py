@@ -1,0 +1,350 @@
+"""The event schema: the one contract every producer (browser, app, server, importer) meets.
+
+`validate_events` checks raw JSON events and returns the accepted ones as JSON-able records
+(the `records` of an "events" envelope) plus a `Rejection` per bad event, with every problem
+named by a dotted field path. The rules:
+
+- Unknown fields are rejected, at the top level and inside `context` ("unknown field
+  'context.screen'"): a typo must not lose data silently. Free-form data goes in `properties`.
+- `properties` is a JSON object at most 8 levels deep, keys at most 128 characters, strings at most
+  8,192 characters, numbers finite and integers within 64 bits (BigQuery's JSON type).
+- Strings are bounded, NaN and Infinity are rejected everywhere (`parse_json` refuses them).
+- One event serialises to at most 32 KB.
+- `timestamp` and `sent_at` are ISO 8601 with a UTC offset; a naive time is an error, because
+  guessing its zone would silently shift it by hours.
+- A missing `timestamp` defaults to the event's `sent_at` (its own, else the batch's), else to the
+  received time: the load function corrects client clocks with timestamp + (received_at - sent_at),
+  so either way a timeless event lands at the time it was received.
+- A timestamp more than 24 h in the future, after that clock correction, is rejected; checking
+  the corrected time keeps the events of a client whose clock is days ahead.
+- `currency` (ISO 4217, three capital letters) is required when `revenue` is given.
+
+Records keep the fields the client sent (null where it sent null), with `event_id` filled in
+(a UUID4 when absent) and `timestamp` and `sent_at` as ISO 8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, NoReturn, Required
+
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
+
+MAX_EVENT_BYTES = 32 * 1024
+MAX_REQUEST_BYTES = 1024 * 1024  # after gzip decoding
+MAX_BATCH_EVENTS = 500
+MAX_FUTURE = timedelta(hours=24)
+MAX_PROPERTIES_DEPTH = 8
+MAX_PROPERTY_KEY_CHARS = 128
+MAX_PROPERTY_STRING_CHARS = 8192
+MAX_TIMESTAMP_CHARS = 64
+PLATFORMS = ("web", "ios", "android", "desktop", "server", "other")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str  # dotted path, e.g. "context.user_agent"; "event" for the event as a whole
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int  # position in the request's events
+    event_id: str | None  # as the client sent it, when it was a string
+    errors: list[FieldError] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+class InvalidJSON(ValueError):
+    """A body is not strict JSON (syntax, NaN or Infinity, or nesting too deep to parse)."""
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise InvalidJSON(f"{name} is not valid JSON; numbers must be finite")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """json.loads, except that NaN, Infinity and -Infinity (which Python accepts) are errors."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except InvalidJSON:
+        raise
+    except RecursionError:
+        raise InvalidJSON("the JSON is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        # ValueError also covers integers longer than Python's 4,300-digit conversion limit.
+        raise InvalidJSON(f"not valid JSON: {exc}") from None
+
+
+class TimestampError(ValueError):
+    """A timestamp that is not ISO 8601 with a UTC offset."""
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An ISO 8601 string with a UTC offset (or an aware datetime) as an aware datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and len(value) <= MAX_TIMESTAMP_CHARS:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise TimestampError(
+                "must be an ISO 8601 date and time with a UTC offset, e.g. 2024-05-01T12:00:00Z"
+            ) from None
+    else:
+        raise TimestampError(
+            f"must be an ISO 8601 string of at most {MAX_TIMESTAMP_CHARS} characters"
+        )
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise TimestampError("must include a UTC offset (Z or +hh:mm); naive times are ambiguous")
+    return parsed
+
+
+def _check_ip(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise PydanticCustomError("ip_address", "must be an IPv4 or IPv6 address") from None
+    return value
+
+
+def _timestamp_or_none(value: object) -> datetime | None:
+    try:
+        return None if value is None else parse_timestamp(value)
+    except TimestampError as exc:
+        # A custom error keeps pydantic from prefixing the message with "Value error, ".
+        raise PydanticCustomError("timestamp", str(exc)) from None
+
+
+Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp_or_none)]
+Identifier = Annotated[str | None, Field(min_length=1, max_length=256)]
+Label = Annotated[str | None, Field(max_length=64)]
+Url = Annotated[str | None, Field(max_length=2048)]
+Finite = Annotated[float | None, Field(allow_inf_nan=False)]
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+@with_config(_STRICT)
+class _Context(TypedDict, total=False):
+    page_url: Url
+    referrer: Url
+    user_agent: Annotated[str | None, Field(max_length=1024)]
+    locale: Annotated[str | None, Field(max_length=35)]  # BCP 47 tags are at most 35 chars
+    ip: Annotated[str | None, Field(max_length=45), BeforeValidator(_check_ip)]
+
+
+@with_config(_STRICT)
+class _Event(TypedDict, total=False):
+    event_type: Required[
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+    ]
+    event_id: Annotated[str | None, Field(min_length=1, max_length=64)]
+    timestamp: Timestamp
+    sent_at: Timestamp
+    user_id: Identifier
+    anonymous_id: Identifier
+    session_id: Identifier
+    platform: Literal["web", "ios", "android", "desktop", "server", "other"] | None
+    app_version: Label
+    category: Label
+    properties: dict[str, Any] | None
+    context: _Context | None
+    revenue: Finite
+    currency: Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")]
+    duration_ms: Annotated[Finite, Field(ge=0)]
+    success: bool | None
+    error_type: Annotated[str | None, Field(max_length=256)]
+
+
+_EVENT = TypeAdapter(_Event)
+
+# Clearer words than pydantic's for the rules a client most often breaks.
+_MESSAGES: dict[tuple[str, str], str] = {
+    ("event_type", "string_pattern_mismatch"): (
+        "must be lower snake case: a-z, 0-9 and _, starting with a letter"
+    ),
+    ("currency", "string_pattern_mismatch"): "must be an ISO 4217 code: three capital letters",
+}
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = ".".join(str(part) for part in err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            message = f"unknown field '{path}'"
+        elif kind == "missing":
+            message = "required"
+        else:
+            message = _MESSAGES.get((path, kind), err["msg"])
+        errors.append(FieldError(path or "event", message))
+    return errors
+
+
+def _properties_errors(value: Any, path: str, depth: int, out: list[FieldError]) -> int:
+    """Append what breaks the properties rules under `path`; return a bound on its JSON size.
+
+    The bound (6 bytes per character covers the longest JSON escape) lets the caller skip
+    serialising the many events that are clearly under the size limit.
+    """
+    kind = type(value)
+    if kind is str:
+        if len(value) > MAX_PROPERTY_STRING_CHARS:
+            out.append(FieldError(path, f"string longer than {MAX_PROPERTY_STRING_CHARS} chars"))
+        return 6 * len(value) + 2
+    if kind is bool or value is None:
+        return 5
+    if kind is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            out.append(FieldError(path, "integer outside the 64-bit range"))
+        return 21
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            out.append(FieldError(path, "number must be finite (no NaN or Infinity)"))
+        return 25
+    if depth >= MAX_PROPERTIES_DEPTH and kind in (dict, list):
+        out.append(FieldError(path, f"nested deeper than {MAX_PROPERTIES_DEPTH} levels"))
+        return 2
+    if kind is dict:
+        size = 2
+        for key, item in value.items():
+            if type(key) is not str:
+                out.append(FieldError(path, "object keys must be strings"))
+                continue
+            if len(key) > MAX_PROPERTY_KEY_CHARS:
+                out.append(FieldError(path, f"key longer than {MAX_PROPERTY_KEY_CHARS} characters"))
+            size += 6 * len(key) + 4 + _properties_errors(item, f"{path}.{key}", depth + 1, out)
+        return size
+    if kind is list:
+        size = 2
+        for position, item in enumerate(value):
+            size += 1 + _properties_errors(item, f"{path}.{position}", depth + 1, out)
+        return size
+    out.append(FieldError(path, f"{kind.__name__} is not a JSON value"))
+    return 0
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+class _Ids:
+    """UUID4 event ids drawn from one os.urandom call per batch (a syscall per id is slow)."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._offset = 0
+
+    def next(self, wanted: int) -> str:
+        if self._offset >= len(self._pool):
+            self._pool, self._offset = os.urandom(16 * max(1, wanted)), 0
+        raw = bytearray(self._pool[self._offset : self._offset + 16])
+        self._offset += 16
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def validate_events(
+    raw_events: Sequence[object],
+    *,
+    received_at: datetime,
+    sent_at: datetime | None = None,
+) -> tuple[list[dict[str, Any]], list[Rejection]]:
+    """Check each raw event; return the accepted records and the rejections, in input order.
+
+    `sent_at` is the batch's: it applies to events that carry no `sent_at` of their own.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    accepted: list[dict[str, Any]] = []
+    rejected: list[Rejection] = []
+    latest = received_at + MAX_FUTURE
+    ids = _Ids()
+    validate = _EVENT.validate_python
+    for index, raw in enumerate(raw_events):
+        if type(raw) is not dict:
+            rejected.append(Rejection(index, None, [FieldError("event", "must be a JSON object")]))
+            continue
+        raw_id = raw.get("event_id")
+        errors: list[FieldError] = []
+        try:
+            record: dict[str, Any] = dict(validate(raw))
+        except ValidationError as exc:
+            errors = _field_errors(exc)
+            record = {}
+        size = 0
+        properties = raw.get("properties")
+        if type(properties) is dict:
+            size = _properties_errors(properties, "properties", 1, errors)
+        if errors:
+            rejected.append(Rejection(index, _client_id(raw_id), errors))
+            continue
+
+        event_sent = record.get("sent_at") or sent_at
+        moment = record.get("timestamp") or event_sent or received_at
+        corrected = moment + (received_at - event_sent) if event_sent else moment
+        if corrected > latest:
+            errors.append(FieldError("timestamp", "is more than 24 h in the future"))
+        if record.get("revenue") is not None and record.get("currency") is None:
+            errors.append(FieldError("currency", "required when revenue is given"))
+        if errors:
+            rejected.append(Rejection(index, _client_id(raw_id), errors))
+            continue
+
+        record["timestamp"] = _iso(moment)
+        if event_sent is not None:
+            record["sent_at"] = _iso(event_sent)
+        if record.get("event_id") is None:
+            record["event_id"] = ids.next(len(raw_events) - index)
+        if size + _flat_bound(record) > MAX_EVENT_BYTES:
+            # Possibly too big (the bound is loose), so measure exactly, as the envelope will.
+            measured = len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode())
+            if measured > MAX_EVENT_BYTES:
+                message = f"serialises to {measured} bytes; the limit is {MAX_EVENT_BYTES}"
+                rejected.append(
+                    Rejection(index, _client_id(raw_id), [FieldError("event", message)])
+                )
+                continue
+        accepted.append(record)
+    return accepted, rejected
+
+
+def _flat_bound(record: dict[str, Any]) -> int:
+    """A bound on the JSON size of a record's fields other than properties."""
+    size = 2
+    for key, value in record.items():
+        if key == "properties":
+            continue
+        if type(value) is dict:
+            size += _flat_bound(value)
+        elif type(value) is str:
+            size += 6 * len(value) + 2
+        else:
+            size += 25
+        size += len(key) + 4
+    return size
+
+
+def _client_id(raw_id: object) -> str | None:
+    return raw_id[:256] if isinstance(raw_id, str) else None
