@@ -1,0 +1,184 @@
+"""Turn a request body into a list of raw events, within the size limits, or a BodyError.
+
+Limits hold before any work: a Content-Length over 1 MB is refused unread, and gzip is decoded
+in bounded steps so a small compressed bomb stops at 1 MB of output instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Literal
+
+from functions.schema import (
+    MAX_BATCH_EVENTS,
+    MAX_REQUEST_BYTES,
+    InvalidJSON,
+    TimestampError,
+    parse_json,
+    parse_timestamp,
+)
+
+Kind = Literal["single", "batch"]
+ACCEPTED_TYPES = ("application/json", "text/plain")  # text/plain: what sendBeacon sends
+_READ_CHUNK = 64 * 1024
+
+
+class BodyError(Exception):
+    """The body is unusable; `status` and `code` go to the client, `payload` to bad_events."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str = "body", payload: bytes = b""
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.payload = payload
+
+
+@dataclass(frozen=True)
+class Body:
+    events: list[object]
+    sent_at: datetime | None  # the batch's, parsed
+    sent_at_text: str | None  # as the client sent it, for the envelope
+
+
+def check_content_type(mimetype: str, params: Mapping[str, str]) -> None:
+    if mimetype.lower() not in ACCEPTED_TYPES:
+        shown = mimetype or "none"
+        raise BodyError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be application/json or text/plain, got {shown}",
+            field="Content-Type",
+        )
+    charset = params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise BodyError(
+            415,
+            "unsupported_media_type",
+            f"the body must be UTF-8, got charset {charset}",
+            field="Content-Type",
+        )
+
+
+def read_body(
+    stream: IO[bytes],
+    content_length: int | None,
+    content_encoding: str | None,
+    limit: int = MAX_REQUEST_BYTES,
+) -> bytes:
+    """The decoded body, at most `limit` bytes before and after gzip decoding."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise BodyError(
+            415,
+            "unsupported_encoding",
+            f"Content-Encoding must be gzip or absent, got {encoding}",
+            field="Content-Encoding",
+        )
+    if content_length is not None and content_length > limit:
+        raise BodyError(
+            413, "too_large", f"the body is {content_length} bytes; the limit is {limit}"
+        )
+    raw = _read_at_most(stream, limit)
+    if encoding == "identity":
+        return raw
+    return gunzip(raw, limit)
+
+
+def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        size += len(chunk)
+    raise BodyError(
+        413, "too_large", f"the body exceeds {limit} bytes", payload=b"".join(parts)[:limit]
+    )
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decode one or more gzip members, refusing output beyond `limit` bytes as it streams."""
+    out = bytearray()
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = data
+    try:
+        while pending:
+            # max_length is at least 1 here (0 would mean "no limit").
+            out += decoder.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise BodyError(
+                    413,
+                    "too_large",
+                    f"the body decodes to more than {limit} bytes",
+                    payload=bytes(out[:limit]),
+                )
+            pending = decoder.unconsumed_tail
+            if decoder.eof and decoder.unused_data:
+                pending, decoder = decoder.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+    except zlib.error as exc:
+        raise BodyError(400, "invalid_gzip", f"the gzip body is corrupt: {exc}") from None
+    if not decoder.eof:
+        raise BodyError(400, "invalid_gzip", "the gzip body is truncated", payload=bytes(out))
+    return bytes(out)
+
+
+def parse_body(kind: Kind, raw: bytes) -> Body:
+    """The events of a /v1/events body (one event object) or a /v1/batch body."""
+    if not raw.strip():
+        raise BodyError(400, "invalid_json", "the body is empty")
+    try:
+        document = parse_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BodyError(400, "invalid_json", "the body is not UTF-8", payload=raw) from None
+    except InvalidJSON as exc:
+        raise BodyError(400, "invalid_json", str(exc), payload=raw) from None
+    if kind == "single":
+        if not isinstance(document, dict):
+            raise BodyError(400, "invalid_body", "the body must be one event object", payload=raw)
+        sent = document.get("sent_at")
+        return Body([document], None, sent if isinstance(sent, str) else None)
+    return _batch(document, raw)
+
+
+def _batch(document: object, raw: bytes) -> Body:
+    if not isinstance(document, dict):
+        raise BodyError(400, "invalid_batch", 'the body must be {"events": [...]}', payload=raw)
+    unknown = sorted(set(document) - {"events", "sent_at"})
+    if unknown:
+        raise BodyError(
+            400, "invalid_batch", f"unknown field '{unknown[0]}'", field=unknown[0], payload=raw
+        )
+    events = document.get("events")
+    if not isinstance(events, list) or not events:
+        raise BodyError(
+            400,
+            "invalid_batch",
+            "events must be a non-empty list of event objects",
+            field="events",
+            payload=raw,
+        )
+    if len(events) > MAX_BATCH_EVENTS:
+        raise BodyError(
+            413,
+            "too_many_events",
+            f"the batch holds {len(events)} events; the limit is {MAX_BATCH_EVENTS}",
+            field="events",
+            payload=raw,
+        )
+    sent_text = document.get("sent_at")
+    try:
+        sent_at = None if sent_text is None else parse_timestamp(sent_text)
+    except TimestampError as exc:
+        raise BodyError(
+            400, "invalid_batch", f"sent_at {exc}", field="sent_at", payload=raw
+        ) from None
+    return Body(events, sent_at, sent_text if isinstance(sent_text, str) else None)

@@ -1,0 +1,106 @@
+"""What ingest publishes: envelopes of accepted events and bad_events rows (sql/tables)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from functions.bus import Message
+from functions.envelope import Envelope
+from functions.schema import FieldError, Rejection
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def truncate_payload(payload: bytes) -> str:
+    """The raw payload as text, cut to 64 KiB (a split UTF-8 character at the end is dropped)."""
+    return payload[:MAX_PAYLOAD_BYTES].decode("utf-8", errors="ignore")
+
+
+def bad_row(
+    *,
+    received_at: str,
+    source: str,
+    request_id: str,
+    reason: str,
+    errors: Sequence[FieldError],
+    payload: bytes,
+    event_index: int | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "received_at": received_at,
+        "source": source,
+        "request_id": request_id,
+        "event_index": event_index,
+        "event_id": event_id,
+        "reason": reason,
+        "errors": [e.to_dict() for e in errors],
+        "payload": truncate_payload(payload),
+    }
+
+
+def rejection_rows(
+    rejections: Sequence[Rejection],
+    raw_events: Sequence[object],
+    *,
+    received_at: str,
+    source: str,
+    request_id: str,
+) -> list[dict[str, Any]]:
+    return [
+        bad_row(
+            received_at=received_at,
+            source=source,
+            request_id=request_id,
+            reason="invalid_event",
+            errors=r.errors,
+            payload=json.dumps(raw_events[r.index], ensure_ascii=False, default=str).encode(),
+            event_index=r.index,
+            event_id=r.event_id,
+        )
+        for r in rejections
+    ]
+
+
+def client_ip(forwarded_for: str | None, remote_addr: str | None) -> str | None:
+    """The first X-Forwarded-For hop, else the peer address; None when neither is an IP."""
+    first_hop = (forwarded_for or "").split(",", 1)[0].strip()
+    for candidate in (first_hop, remote_addr or ""):
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
+
+
+def fill_ip(records: Sequence[dict[str, Any]], ip: str | None) -> None:
+    """Give events without context.ip the request's address (the load function anonymises it)."""
+    if ip is None:
+        return
+    for record in records:
+        context = record.get("context")
+        if context is None:
+            record["context"] = {"ip": ip}
+        elif context.get("ip") is None:
+            context["ip"] = ip
+
+
+def messages(
+    *,
+    source: str,
+    request_id: str,
+    received_at: str,
+    sent_at: str | None,
+    accepted: list[dict[str, Any]],
+    bad_rows: list[dict[str, Any]],
+) -> list[Message]:
+    """The request's messages, published in one call so they are stored all or none."""
+    out = []
+    if accepted:
+        out.append(Envelope("events", source, request_id, received_at, sent_at, accepted))
+    if bad_rows:
+        out.append(Envelope("bad_events", source, request_id, received_at, sent_at, bad_rows))
+    return [envelope.to_message() for envelope in out]
