@@ -1,0 +1,52 @@
+"""Sample data for the dashboard: rollup rows from sql/queries/sample_rollups.sql and a few raw
+events, so the browser test and the latency bench see every panel filled without a year of raw
+events. The product never calls this.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from functions.sqlfiles import load_sql
+from functions.warehouse import Warehouse
+
+# (user, [(event_type, minutes ago, revenue)]), in the order each user did things.
+JOURNEYS: tuple[tuple[str, tuple[tuple[str, int, float | None], ...]], ...] = (
+    ("u1", (("signup", 600, None), ("search", 590, None), ("payment", 580, 120.0))),
+    ("u2", (("signup", 500, None), ("search", 490, None))),
+    ("u3", (("search", 400, None), ("signup", 390, None))),
+    ("u4", (("signup", 300, None), ("search", 290, None), ("payment", 280, 60.0))),
+    ("u5", (("signup", 200, None),)),
+)
+
+
+def sample_events(now: datetime) -> list[dict[str, Any]]:
+    events = []
+    for user, steps in JOURNEYS:
+        for index, (event_type, minutes_ago, revenue) in enumerate(steps):
+            moment = now - timedelta(minutes=minutes_ago)
+            events.append(
+                {
+                    "event_id": f"sample-{user}-{index}",
+                    "event_type": event_type,
+                    "timestamp": moment,
+                    "received_at": moment,
+                    "loaded_at": moment,
+                    "source": "sample",
+                    "user_id": user,
+                    "session_id": f"{user}-s{index // 2}",
+                    "platform": "web",
+                    "revenue": revenue,
+                    "currency": "USD" if revenue is not None else None,
+                    "success": event_type != "search" or user != "u2",
+                }
+            )
+    return events
+
+
+def fill(warehouse: Warehouse, today: date, days: int, now: datetime | None = None) -> None:
+    """Write `days` days of sample rollups ending `today`, and the sample journeys."""
+    window = {"start_date": today - timedelta(days=days - 1), "end_date": today}
+    warehouse.execute(load_sql("queries/sample_rollups"), window)
+    warehouse.insert_rows("events", sample_events(now or datetime.now(UTC)))

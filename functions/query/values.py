@@ -1,0 +1,49 @@
+"""Turn warehouse values into JSON values, and the shared date windows of the reports."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+
+def json_value(value: Any) -> Any:
+    """Dates as YYYY-MM-DD, timestamps as ISO 8601 UTC, decimals as floats, NaN as null."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        # Sums of money pick up binary noise (12.300000000000001); six places keep cents exact.
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    return value
+
+
+def json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: json_value(value) for key, value in row.items()}
+
+
+def day_window(today: date, days: int) -> dict[str, date]:
+    """The last `days` UTC days, today included, as @start_date/@end_date."""
+    return {"start_date": today - timedelta(days=days - 1), "end_date": today}
+
+
+def week_start(day: date) -> date:
+    """The Monday of day's week, as the retention rollup starts its weeks."""
+    return day - timedelta(days=day.weekday())
+
+
+def hour_window(now: datetime, hours: int) -> dict[str, Any]:
+    """The last `hours` whole UTC hours, the current one included, with their date bounds."""
+    end_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    start_hour = end_hour - timedelta(hours=hours - 1)
+    return {
+        "start_hour": start_hour,
+        "end_hour": end_hour,
+        "start_date": start_hour.date(),
+        "end_date": end_hour.date(),
+    }
