@@ -1,0 +1,142 @@
+"""The rollup job: recompute the rollup tables for a range of UTC days from raw events.
+
+Each table has one idempotent script, sql/rollups/<table>.sql, that replaces the range's rows in
+one transaction, so re-running a range (late events, a failed run, a backfill) is always safe.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from functions import runtime
+from functions.jobs import JobInputError
+from functions.sqlfiles import load_sql
+from functions.warehouse import Warehouse
+
+# Run order: a table comes after the tables its script reads.
+ROLLUP_TABLES: tuple[str, ...] = (
+    "user_first_seen",
+    "daily_kpis",  # reads user_first_seen (new users)
+    "retention_cohorts",  # reads user_first_seen (cohorts)
+    "hourly_metrics",
+    "revenue_daily",
+    "platform_daily",
+    "search_daily",
+    "error_daily",
+    "top_entities_daily",
+    "user_lifecycle",
+    "lifecycle_transitions",  # reads user_lifecycle
+)
+MAX_RANGE_DAYS = 400
+DEFAULT_REPORTING_CURRENCY = "USD"
+
+
+def reporting_currency(env: Mapping[str, str] | None = None) -> str:
+    """BEACON_REPORTING_CURRENCY: the one currency daily totals add up (ISO 4217, default USD)."""
+    env = os.environ if env is None else env
+    raw = env.get("BEACON_REPORTING_CURRENCY", "").strip().upper()
+    if not raw:
+        return DEFAULT_REPORTING_CURRENCY
+    if len(raw) != 3 or not raw.isalpha():
+        raise ValueError(f"BEACON_REPORTING_CURRENCY must be an ISO 4217 code, got {raw!r}")
+    return raw
+
+
+def run_rollups(
+    warehouse: Warehouse,
+    *,
+    start: date,
+    end: date,
+    tables: Sequence[str] | None = None,
+    churn_days: int | None = None,
+    currency: str | None = None,
+) -> dict[str, Any]:
+    """Recompute `tables` (default all, always in ROLLUP_TABLES order) for start..end inclusive.
+
+    Returns {"start", "end", "tables": {table: rows changed (deleted + inserted)}, "seconds"}.
+    """
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    chosen = ROLLUP_TABLES if tables is None else _ordered(tables)
+    params: dict[str, Any] = {
+        "start_date": start,
+        "end_date": end,
+        "reporting_currency": currency or reporting_currency(),
+        "churn_days": churn_days if churn_days is not None else runtime.get_settings().churn_days,
+    }
+    began = time.perf_counter()
+    changed = {table: warehouse.execute(load_sql(f"rollups/{table}"), params) for table in chosen}
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "tables": changed,
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+
+
+def handle_rollup(body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /v1/jobs/rollup {"start"?, "end"?, "days"?, "tables"?}: validate, then run_rollups."""
+    settings = runtime.get_settings()
+    start, end = resolve_range(
+        body, today=datetime.now(UTC).date(), trailing_days=settings.rollup_trailing_days
+    )
+    tables = body.get("tables")
+    if tables is not None:
+        if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
+            raise JobInputError("tables must be a list of table names")
+        unknown = sorted(set(tables) - set(ROLLUP_TABLES))
+        if unknown:
+            raise JobInputError(f"tables: unknown rollup tables {', '.join(unknown)}")
+    return run_rollups(
+        runtime.get_warehouse(),
+        start=start,
+        end=end,
+        tables=tables,
+        churn_days=settings.churn_days,
+    )
+
+
+def resolve_range(body: Mapping[str, Any], *, today: date, trailing_days: int) -> tuple[date, date]:
+    """The inclusive range a job body asks for: "end" defaults to today (UTC), "start" to the
+    `days` (default trailing_days) days ending on "end"."""
+    end = _date_field(body, "end") or today
+    start = _date_field(body, "start")
+    if start is None:
+        days = body.get("days", trailing_days)
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise JobInputError(f"days must be a positive integer, got {days!r}")
+        if days > MAX_RANGE_DAYS:
+            raise JobInputError(f"days must be at most {MAX_RANGE_DAYS}, got {days}")
+        start = end - timedelta(days=days - 1)
+    if start > end:
+        raise JobInputError(f"start {start} is after end {end}")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise JobInputError(f"the range {start}..{end} is longer than {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def _date_field(body: Mapping[str, Any], name: str) -> date | None:
+    raw = body.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise JobInputError(f"{name} must be a YYYY-MM-DD string, got {raw!r}")
+    try:
+        return date.fromisoformat(raw) if len(raw) == 10 else _bad_date(name, raw)
+    except ValueError:
+        return _bad_date(name, raw)
+
+
+def _bad_date(name: str, raw: str) -> date:
+    raise JobInputError(f"{name} must be a YYYY-MM-DD date, got {raw!r}")
+
+
+def _ordered(tables: Sequence[str]) -> tuple[str, ...]:
+    unknown = sorted(set(tables) - set(ROLLUP_TABLES))
+    if unknown:
+        raise ValueError(f"unknown rollup tables: {', '.join(unknown)}")
+    return tuple(table for table in ROLLUP_TABLES if table in set(tables))
