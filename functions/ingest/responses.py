@@ -16,8 +16,17 @@ RETRY_AFTER_SECONDS = "5"
 def json_response(
     body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
 ) -> flask.Response:
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    return flask.Response(data, status, mimetype="application/json", headers=dict(headers or {}))
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    # An iterator body marks the response as streamed, which stops functions-framework's
+    # read_request hook from reading the whole request body before answering: a refused body
+    # (413, 401, 415) must not be read into memory. Gunicorn later discards what is left of it
+    # in small chunks if the client reuses the connection.
+    return flask.Response(
+        iter([data]),
+        status,
+        mimetype="application/json",
+        headers={**(headers or {}), "Content-Length": str(len(data))},
+    )
 
 
 def error_response(
