@@ -1,7 +1,7 @@
 """Routing of the query function: dashboard page, static files, token check, cache, reports.
 
 GET /            the dashboard page (no token: the page asks for one)
-GET /static/X    the page's script and style sheet
+GET /assets/X    the page's script and style sheet (files of static/)
 GET /healthz     liveness
 GET /v1/...      JSON reports behind an admin bearer token, cached per instance
 """
@@ -105,8 +105,9 @@ def handle(request: flask.Request) -> flask.Response:
         return json_response({"status": "ok"})
     if path in {"/", "/index.html"}:
         return _static("index.html")
-    if path.startswith("/static/"):
-        return _static(path.removeprefix("/static/"))
+    if path.startswith("/assets/"):
+        # Not /static/: Flask's own static route, under functions-framework, answers that prefix.
+        return _static(path.removeprefix("/assets/"))
     if not path.startswith("/v1/"):
         return error(404, "not_found", f"nothing at {path}")
     settings = runtime.get_settings()
