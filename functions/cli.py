@@ -10,6 +10,8 @@ from collections.abc import Sequence
 # Each module defines `register(subparsers)`, adding parsers whose `handler(args) -> int` runs them.
 COMMAND_MODULES: tuple[str, ...] = (
     "functions.devserver.commands",  # beacon dev, beacon demo, beacon jobs run
+    "functions.alerts.commands",  # beacon alerts
+    "functions.rollup.privacy_commands",  # beacon gdpr delete, beacon gdpr export
 )
 
 

@@ -129,7 +129,9 @@ def check_revenue_drop(figures: RevenueFigures, settings: Settings) -> CheckResu
         details={
             "baseline_average": baseline,
             "baseline_weeks": weeks,
-            "baseline_by_week": {str(week): revenue for week, (revenue, _) in enumerate(history, 1)},
+            "baseline_by_week": {
+                str(week): revenue for week, (revenue, _) in enumerate(history, 1)
+            },
             "baseline_average_transactions": transactions,
             "baseline_trivial": trivial,
             "drop": drop,
@@ -182,7 +184,7 @@ def check_silence(figures: SilenceFigures, settings: Settings, now: datetime) ->
 
 
 def working_hours(spec: str) -> frozenset[int]:
-    """The UTC hours (0-23) of "HH-HH", end exclusive; "22-06" wraps midnight, "00-24" is all day."""
+    """UTC hours (0-23) of "HH-HH", end exclusive; "22-06" wraps midnight, "00-24" is all day."""
     start_text, sep, end_text = spec.partition("-")
     try:
         start, end = int(start_text), int(end_text)

@@ -13,6 +13,7 @@ from functions.alerts.checks import (
     RevenueFigures,
     SilenceFigures,
 )
+from functions.rollup.runner import reporting_currency
 from functions.settings import Settings
 from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
@@ -42,14 +43,9 @@ def latency(warehouse: Warehouse, now: datetime) -> LatencyFigures:
     )
 
 
-def reporting_currency(settings: Settings) -> str:
-    # Revenue is compared in the reporting currency, like the daily KPIs (docs/events.md).
-    return str(getattr(settings, "reporting_currency", "USD"))
-
-
 def revenue(warehouse: Warehouse, settings: Settings, now: datetime) -> RevenueFigures:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    currency = reporting_currency(settings)
+    currency = reporting_currency()  # the daily KPIs' currency (docs/events.md)
     rows = warehouse.query(
         load_sql("alerts/revenue"),
         {

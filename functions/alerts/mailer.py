@@ -138,7 +138,9 @@ class Mailer:
                 context=ssl.create_default_context(),
             )
         else:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=self.timeout_seconds)
+            smtp = smtplib.SMTP(
+                settings.smtp_host, settings.smtp_port, timeout=self.timeout_seconds
+            )
         with smtp:
             if settings.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())

@@ -73,7 +73,10 @@ def run_alerts(
     return {
         "now": now.isoformat(),
         "dry_run": dry_run,
-        "checks": [_summary(r, d, delivered.get(d.check_name)) for r, d in zip(results, decisions, strict=True)],
+        "checks": [
+            _summary(r, d, delivered.get(d.check_name))
+            for r, d in zip(results, decisions, strict=True)
+        ],
         "errors": errors,
         "mails_sent": sum(1 for outcome in delivered.values() if outcome == "sent"),
         "mails_pending": sum(1 for outcome in delivered.values() if outcome != "sent"),

@@ -32,7 +32,7 @@ class _EmlWriter:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         partial = path.with_suffix(".part")

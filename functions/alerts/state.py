@@ -54,12 +54,12 @@ def decide(
     name = result.name
     if not result.evaluated:
         return Decision(name, "none", "not evaluated; state kept")
-    if previous is not None and not previous.sent:
-        # The last mail never went out: deliver that one (exactly once) before anything newer.
-        # A firing row that is now quiet is superseded by its resolution instead, so nobody is
-        # told about a problem that is over without also being told it is over.
-        if not (previous.status == FIRING and not result.firing):
-            return Decision(name, "retry", "previous mail not delivered yet", previous)
+    # The last mail never went out: deliver that one (exactly once) before anything newer.
+    # A firing row that is now quiet is superseded by its resolution instead, so nobody is
+    # told about a problem that is over without also being told it is over.
+    superseded = previous is not None and previous.status == FIRING and not result.firing
+    if previous is not None and not previous.sent and not superseded:
+        return Decision(name, "retry", "previous mail not delivered yet", previous)
     was_firing = previous is not None and previous.status == FIRING
     if result.firing and not was_firing:
         return Decision(name, "notify", "started firing", new_row(result, FIRING, now, now))
@@ -68,7 +68,9 @@ def decide(
         if now - last_mail < cooldown:
             return Decision(name, "none", "still firing, within cooldown")
         episode = _episode_start(previous)
-        return Decision(name, "notify", "still firing, reminder", new_row(result, FIRING, now, episode))
+        return Decision(
+            name, "notify", "still firing, reminder", new_row(result, FIRING, now, episode)
+        )
     if was_firing and previous is not None:
         row = new_row(result, RESOLVED, now, _episode_start(previous))
         return Decision(name, "notify", "stopped firing", row)
@@ -129,7 +131,9 @@ def record(warehouse: Warehouse, row: AlertRow) -> None:
 
 def mark_sent(warehouse: Warehouse, row: AlertRow, *, sent_at: datetime, attempts: int) -> AlertRow:
     params = {"alert_id": row.alert_id, "fired_at": row.fired_at}
-    warehouse.execute(load_sql("alerts/mark_sent"), {**params, "sent_at": sent_at, "attempts": attempts})
+    warehouse.execute(
+        load_sql("alerts/mark_sent"), {**params, "sent_at": sent_at, "attempts": attempts}
+    )
     return replace(row, sent=True, sent_at=sent_at, attempts=row.attempts + attempts)
 
 
