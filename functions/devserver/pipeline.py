@@ -1,0 +1,243 @@
+"""`beacon dev`: the whole pipeline on one machine, wired as it is in the cloud.
+
+    client -> ingest (functions-framework child process) -> SQLite queue -> load worker -> DuckDB
+    dashboard -> query        scheduler -> rollup, alerts -> SMTP sink (.eml files)
+
+This process owns the only DuckDB connection (DuckDB allows one writing process), so the load
+worker and every function that reads the warehouse run here; ingest needs only the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from functions import runtime
+from functions.bus import Message
+from functions.bus.localqueue import LocalQueue
+from functions.bus.worker import QueueWorker
+from functions.devserver.scheduler import HttpFire, LocalScheduler
+from functions.devserver.serving import (
+    LOOPBACK,
+    InProcessServer,
+    check_port_free,
+    start_function_process,
+    stop_process,
+    wait_until_listening,
+)
+from functions.registry import function_named
+from functions.schedules import SCHEDULES
+from functions.settings import Settings
+from functions.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+IN_PROCESS_FUNCTIONS = ("query", "rollup", "alerts")  # those bound to the DuckDB connection
+SOURCE_NAME = "dev"  # the write key's source name under `beacon dev`
+
+
+class DatabaseLocked(RuntimeError):
+    """Another process holds the DuckDB file (DuckDB admits one writer)."""
+
+
+class Stoppable(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path
+    ports: Mapping[str, int]  # function name -> port, plus "smtp"
+    write_key: str
+    admin_token: str
+    host: str = LOOPBACK
+
+    def url(self, function_name: str) -> str:
+        return f"http://{self.host}:{self.ports[function_name]}"
+
+
+def function_available(name: str) -> bool:
+    """Whether the function's module exists in this checkout (features land one by one)."""
+    try:
+        return importlib.util.find_spec(function_named(name).module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def dev_environment(options: DevOptions, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment every local function sees: the user's, with the dev wiring on top."""
+    env = dict(base)
+    env.update(
+        {
+            "BEACON_BACKEND": "local",
+            "BEACON_DATA_DIR": str(options.data_dir),
+            "BEACON_WRITE_KEYS": f"{SOURCE_NAME}:{options.write_key}",
+            "BEACON_ADMIN_TOKENS": options.admin_token,
+            "BEACON_ALLOWED_ORIGINS": "*",
+            "BEACON_SMTP_HOST": options.host,
+            "BEACON_SMTP_PORT": str(options.ports["smtp"]),
+            "BEACON_SMTP_SECURITY": "none",
+            "BEACON_DASHBOARD_URL": env.get("BEACON_DASHBOARD_URL") or options.url("query") + "/",
+        }
+    )
+    return env
+
+
+def open_duckdb(path: Path) -> Warehouse:
+    from functions.warehouse.duckdb import DuckDBWarehouse
+
+    try:
+        warehouse: Warehouse = DuckDBWarehouse(path)
+        warehouse.ensure_tables()
+    except Exception as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseLocked(
+                f"{path} is locked by another process (another `beacon dev`?): {exc}"
+            ) from exc
+        raise
+    return warehouse
+
+
+def make_load_handler(warehouse: Warehouse) -> Callable[[Sequence[Message]], None]:
+    from functions.load.core import load_messages
+
+    def handle(messages: Sequence[Message]) -> None:
+        load_messages(messages, warehouse)
+
+    return handle
+
+
+class DevPipeline:
+    """Start and stop the local pipeline's parts in dependency order."""
+
+    def __init__(self, options: DevOptions, base_env: Mapping[str, str] | None = None) -> None:
+        self.options = options
+        self.env = dev_environment(options, os.environ if base_env is None else base_env)
+        self.settings = Settings.from_env(self.env)
+        self.served = [n for n in IN_PROCESS_FUNCTIONS if function_available(n)]
+        self.smtp_available = importlib.util.find_spec("functions.alerts.smtp_sink") is not None
+        self.warehouse: Warehouse | None = None
+        self.queue: LocalQueue | None = None
+        self.worker: QueueWorker | None = None
+        self.ingest: subprocess.Popen[bytes] | None = None
+        self.ingest_log = options.data_dir / "logs" / "ingest.log"
+        self._log_file: IO[bytes] | None = None
+        self.released = 0  # leases of a killed predecessor made claimable again
+        self._parts: list[Stoppable] = []  # started in-process parts, stopped in reverse
+
+    def check_ports(self) -> None:
+        wanted = ["ingest", *self.served] + (["smtp"] if self.smtp_available else [])
+        for name in wanted:
+            check_port_free(self.options.ports[name], name, self.options.host)
+
+    def start(self) -> None:
+        """Start everything; on failure, stop what started and re-raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.check_ports()
+        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.update(self.env)  # functions that read the environment see the dev wiring
+        runtime.reset()
+        runtime.use_settings(self.settings)
+        self.warehouse = open_duckdb(self.settings.duckdb_path)
+        runtime.use_warehouse(self.warehouse)
+        self.queue = LocalQueue(
+            self.settings.queue_path, max_attempts=self.settings.queue_max_attempts
+        )
+        runtime.use_publisher(self.queue)
+        # This process is the queue's only consumer: a lease still held belongs to a
+        # predecessor that was killed mid-batch, so hand those messages out again now.
+        self.released = self.queue.release_leases()
+        self.worker = QueueWorker(self.queue, make_load_handler(self.warehouse), batch_size=200)
+        self.worker.start()
+        if self.smtp_available:
+            self._start_part(self._smtp_sink())
+        for name in self.served:
+            self._start_part(InProcessServer(name, self.options.ports[name], self.options.host))
+        # Ingest logs one JSON line per request: to a file, so the terminal stays readable.
+        self.ingest_log.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = self.ingest_log.open("ab")
+        self.ingest = start_function_process(
+            "ingest",
+            self.options.ports["ingest"],
+            self.env,
+            self.options.host,
+            stdout=self._log_file,
+        )
+        wait_until_listening(self.options.ports["ingest"], self.ingest, host=self.options.host)
+        urls = {name: self.options.url(name) for name in self.served}
+        jobs = [job for job in SCHEDULES if job.function in urls]
+        self._start_part(LocalScheduler(jobs, HttpFire(urls)))
+
+    def _start_part(self, part: Stoppable) -> None:
+        part.start()
+        self._parts.append(part)
+
+    def _smtp_sink(self) -> Stoppable:
+        module = importlib.import_module("functions.alerts.smtp_sink")
+        sink: Stoppable = module.SmtpSink(
+            self.options.data_dir / "mail", self.options.host, self.options.ports["smtp"]
+        )
+        return sink
+
+    def ingest_exit_code(self) -> int | None:
+        return None if self.ingest is None else self.ingest.poll()
+
+    def queue_depth(self) -> dict[str, int]:
+        return {} if self.queue is None else self.queue.depth()
+
+    def stop(self) -> bool:
+        """Stop accepting, drain the queue into DuckDB, close DuckDB. True when fully drained."""
+        drained = True
+        # The scheduler first (no new jobs), then ingest (no new events), then the rest.
+        scheduler = [p for p in self._parts if isinstance(p, LocalScheduler)]
+        for job_clock in scheduler:
+            job_clock.stop()
+        if self.ingest is not None:
+            stop_process(self.ingest)
+        if self._log_file is not None:
+            self._log_file.close()
+        for part in reversed([p for p in self._parts if p not in scheduler]):
+            with _logged(f"stopping {type(part).__name__}"):
+                part.stop()
+        self._parts.clear()
+        if self.worker is not None:
+            drained = self.worker.stop(drain=True, timeout=60.0)
+        if self.warehouse is not None:
+            with _logged("closing DuckDB"):
+                self.warehouse.close()  # checkpoints, so other processes can read the file
+        if self.queue is not None:
+            self.queue.close()
+        runtime.reset()
+        return drained
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ingest": self.options.url("ingest"),
+            "served": {name: self.options.url(name) for name in self.served},
+            "database": str(self.settings.duckdb_path),
+            "released": self.released,
+        }
+
+
+@contextlib.contextmanager
+def _logged(what: str) -> Any:
+    try:
+        yield
+    except Exception:
+        logger.exception("%s failed", what)

@@ -1,0 +1,144 @@
+"""Send events to a running ingest function in batches, retrying faults, with a progress bar.
+
+A batch answered 5xx, 429 or not at all is sent again (same event ids, so a retry after an
+answer that got lost cannot double-count); a 4xx other than 429 is the client's fault and is
+reported, not retried.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import requests
+
+BATCH_PATH = "/v1/batch"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class SendFailed(RuntimeError):
+    """A batch was still failing after every retry."""
+
+
+@dataclass
+class SendReport:
+    sent: int = 0  # events in batches the server answered
+    accepted: int = 0
+    rejected: int = 0
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)  # first rejection messages, for the user
+
+
+def batch_body(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The body of one batch request; `sent_at` lets ingest correct the client clock."""
+    sent_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"sent_at": sent_at, "events": list(events)}
+
+
+def encode(body: Mapping[str, Any], *, compress: bool) -> tuple[bytes, dict[str, str]]:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json"}
+    if compress:
+        data = gzip.compress(data, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+    return data, headers
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a final summary line elsewhere (logs, CI)."""
+
+    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+        self.total = max(1, total)
+        self.label = label
+        self.stream = stream
+        self.started = time.monotonic()
+        self._live = stream.isatty()
+        self._last = 0.0
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if not self._live or (now - self._last < 0.1 and done < self.total):
+            return
+        self._last = now
+        width = 30
+        filled = int(width * done / self.total)
+        rate = done / max(1e-6, now - self.started)
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{done}/{self.total} ({rate:,.0f}/s)"
+        )
+        self.stream.flush()
+
+    def finish(self, done: int) -> None:
+        elapsed = time.monotonic() - self.started
+        end = "\n" if self._live else ""
+        self.stream.write(f"{end}{self.label}: {done} events in {elapsed:.1f} s\n")
+        self.stream.flush()
+
+
+def send_events(
+    events: Sequence[Mapping[str, Any]],
+    base_url: str,
+    write_key: str,
+    *,
+    batch_size: int = 100,
+    compress: bool = False,
+    attempts: int = 8,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    session: requests.Session | None = None,
+) -> SendReport:
+    """POST events in batches to BASE_URL/v1/batch; stop between batches once `stop` is set."""
+    http = session or requests.Session()
+    http.headers["Authorization"] = f"Bearer {write_key}"
+    report = SendReport()
+    for start in range(0, len(events), batch_size):
+        if stop is not None and stop.is_set():
+            break
+        chunk = events[start : start + batch_size]
+        answer = _post_with_retries(http, base_url + BATCH_PATH, chunk, compress, attempts, report)
+        report.sent += len(chunk)
+        report.accepted += int(answer.get("accepted", 0))
+        rejected = answer.get("rejected") or []
+        report.rejected += len(rejected) if isinstance(rejected, list) else int(rejected)
+        if isinstance(rejected, list) and len(report.errors) < 5:
+            report.errors.extend(json.dumps(r)[:300] for r in rejected[: 5 - len(report.errors)])
+        if on_progress is not None:
+            on_progress(report.sent)
+    return report
+
+
+def _post_with_retries(
+    http: requests.Session,
+    url: str,
+    events: Sequence[Mapping[str, Any]],
+    compress: bool,
+    attempts: int,
+    report: SendReport,
+) -> dict[str, Any]:
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            report.retries += 1
+            time.sleep(min(5.0, 0.2 * 2**attempt))
+        data, headers = encode(batch_body(events), compress=compress)
+        try:
+            response = http.post(url, data=data, headers=headers, timeout=30)
+        except requests.RequestException as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            continue
+        if response.status_code in RETRY_STATUSES:
+            problem = f"HTTP {response.status_code}: {response.text[:300]}"
+            continue
+        if response.status_code >= 400:
+            raise SendFailed(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+        answer = response.json()
+        return answer if isinstance(answer, dict) else {}
+    raise SendFailed(f"POST {url} still failing after {attempts} attempts: {problem}")
