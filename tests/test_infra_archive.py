@@ -1,0 +1,101 @@
+"""The function source archives: reproducible bytes, and only what the functions need."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from functions.registry import FUNCTIONS, function_named
+from infra.archive import build_archive, runtime_requirements
+
+INGEST = function_named("ingest")
+
+
+def names_in(content: bytes) -> list[str]:
+    return zipfile.ZipFile(io.BytesIO(content)).namelist()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A small repository tree with the clutter a working copy accumulates."""
+    files = {
+        "functions/__init__.py": "",
+        "functions/ingest/main.py": "def ingest(request): ...\n",
+        "functions/ingest/__pycache__/main.cpython-311.pyc": "compiled",
+        "functions/stale.pyc": "compiled",
+        "sql/tables/events.sql": "CREATE TABLE events (a INT64) PARTITION BY DATE(a);\n",
+        "tests/test_ingest.py": "def test(): ...\n",
+        ".venv/lib/site.py": "",
+        "infra/program.py": "",
+        "README.md": "",
+        "pyproject.toml": (
+            '[project]\nname = "x"\n'
+            'dependencies = ["google-cloud-bigquery>=3.20", "duckdb>=1.1", "croniter>=2.0",'
+            ' "functions-framework>=3.8", "aiosmtpd>=1.4"]\n'
+            '[project.optional-dependencies]\ninfra = ["pulumi>=3"]\ndev = ["pytest>=8"]\n'
+        ),
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+def test_building_twice_gives_identical_bytes_and_object_name(repo: Path) -> None:
+    first = build_archive(INGEST, repo)
+    os.utime(repo / "functions/ingest/main.py", (1_900_000_000, 1_900_000_000))  # touched only
+    second = build_archive(INGEST, repo)
+    assert first.content == second.content
+    assert first.object_name == second.object_name
+    assert first.object_name == f"ingest-{first.sha256[:20]}.zip"
+
+
+def test_changed_code_changes_the_object_name(repo: Path) -> None:
+    before = build_archive(INGEST, repo)
+    (repo / "functions/ingest/main.py").write_text("def ingest(request): return 'v2'\n")
+    assert build_archive(INGEST, repo).object_name != before.object_name
+
+
+def test_archive_holds_only_functions_sql_main_and_requirements(repo: Path) -> None:
+    names = names_in(build_archive(INGEST, repo).content)
+    assert names == sorted(names)
+    assert names == [
+        "functions/__init__.py",
+        "functions/ingest/main.py",
+        "main.py",
+        "requirements.txt",
+        "sql/tables/events.sql",
+    ]
+
+
+def test_entries_carry_fixed_timestamps_and_permissions(repo: Path) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(build_archive(INGEST, repo).content))
+    assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr >> 16 for info in archive.infolist()} == {0o644}
+
+
+def test_generated_main_reexports_the_functions_entry_point(repo: Path) -> None:
+    for spec in FUNCTIONS:
+        archive = zipfile.ZipFile(io.BytesIO(build_archive(spec, repo).content))
+        main = archive.read("main.py").decode()
+        assert f"from {spec.module} import {spec.entry_point}\n" in main
+        compile(main, "main.py", "exec")
+
+
+def test_requirements_hold_runtime_dependencies_only(repo: Path) -> None:
+    requirements = runtime_requirements(repo / "pyproject.toml").splitlines()
+    assert requirements == ["functions-framework>=3.8", "google-cloud-bigquery>=3.20"]
+
+
+def test_the_real_repository_archive_has_no_tests_or_virtualenv() -> None:
+    names = names_in(build_archive(INGEST).content)
+    assert "main.py" in names and "requirements.txt" in names
+    assert any(name.startswith("sql/tables/") for name in names)
+    top_level = {name.split("/")[0] for name in names}
+    assert top_level == {"functions", "sql", "main.py", "requirements.txt"}
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
