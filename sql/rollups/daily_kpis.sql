@@ -36,10 +36,12 @@ per_day AS (
     COUNT(*) AS events,
     COUNT(DISTINCT user_id) AS active_users,
     COUNT(DISTINCT session_id) AS sessions,
-    COALESCE(SUM(revenue), 0) AS revenue,
+    -- Rounded: float sums differ in their last bits with summation order, and a re-run must
+    -- write identical rows. Six decimals keep every cent.
+    ROUND(COALESCE(SUM(revenue), 0), 6) AS revenue,
     COUNTIF(revenue > 0) AS transactions,
     SUM(IF(revenue > 0, revenue, NULL)) AS gross_revenue,
-    COALESCE(SUM(IF(revenue > 0, platform_fee, NULL)), 0) AS platform_fees,
+    ROUND(COALESCE(SUM(IF(revenue > 0, platform_fee, NULL)), 0), 6) AS platform_fees,
     AVG(IF(event_type = 'review', rating, NULL)) AS avg_rating,
     COUNTIF(is_error) AS error_events,
     APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(50)] AS api_p50_ms,
@@ -81,7 +83,7 @@ SELECT
   COALESCE(per_day.sessions, 0),
   COALESCE(per_day.revenue, 0),
   COALESCE(per_day.transactions, 0),
-  SAFE_DIVIDE(per_day.gross_revenue, per_day.transactions),
+  ROUND(SAFE_DIVIDE(per_day.gross_revenue, per_day.transactions), 6),
   COALESCE(per_day.platform_fees, 0),
   per_day.avg_rating,
   COALESCE(per_day.error_events, 0),

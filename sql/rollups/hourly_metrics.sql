@@ -32,7 +32,7 @@ per_hour AS (
     COUNT(*) AS events,
     COUNT(DISTINCT user_id) AS active_users,
     COUNTIF(is_error) AS errors,
-    COALESCE(SUM(revenue), 0) AS revenue,
+    ROUND(COALESCE(SUM(revenue), 0), 6) AS revenue,  -- rounded so re-runs write identical rows
     APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(50)] AS api_p50_ms,
     APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(95)] AS api_p95_ms
   FROM deduped

@@ -26,12 +26,14 @@ SELECT
   date,
   currency,
   platform,
-  SUM(revenue),
+  -- Rounded: float sums differ in their last bits with summation order, and a re-run must write
+  -- identical rows. Six decimals keep every cent.
+  ROUND(SUM(revenue), 6),
   COUNTIF(revenue > 0),
   COUNTIF(revenue < 0),
-  SUM(IF(revenue < 0, -revenue, 0)),
+  ROUND(SUM(IF(revenue < 0, -revenue, 0)), 6),
   COUNT(DISTINCT IF(revenue > 0, user_id, NULL)),
-  COALESCE(SUM(IF(revenue > 0, platform_fee, NULL)), 0),
+  ROUND(COALESCE(SUM(IF(revenue > 0, platform_fee, NULL)), 0), 6),
   CURRENT_TIMESTAMP()
 FROM deduped
 GROUP BY date, currency, platform;

@@ -38,7 +38,7 @@ SELECT
   dimension,
   entity,
   COUNT(*),
-  COALESCE(SUM(revenue), 0),
+  ROUND(COALESCE(SUM(revenue), 0), 6),  -- rounded so re-runs write identical rows
   COUNT(rating),
   AVG(rating),
   CURRENT_TIMESTAMP()
