@@ -14,7 +14,7 @@ from functions import runtime
 from functions.bus import BusUnavailable, Message
 from functions.envelope import Envelope
 from functions.ingest.auth import authenticate, key_from_authorization, source_for_key
-from functions.ingest.body import BodyError, gunzip, read_body
+from functions.ingest.body import BodyError, gunzip, parse_body, read_body
 from functions.ingest.records import MAX_PAYLOAD_BYTES, client_ip, truncate_payload
 from functions.registry import function_named
 from functions.settings import Settings
@@ -155,3 +155,27 @@ def test_unauthenticated_request_publishes_nothing(publisher: RecordingPublisher
     response = client().post("/v1/events", data=b"{", headers={"Content-Type": "text/plain"})
     assert response.status_code == 401
     assert publisher.calls == []
+
+
+def test_single_event_envelope_sent_at_is_kept_only_when_valid() -> None:
+    valid = parse_body("single", b'{"event_type": "a", "sent_at": "2024-05-01T10:00:00Z"}')
+    naive = parse_body("single", b'{"event_type": "a", "sent_at": "2024-05-01T10:00:00"}')
+    assert valid.sent_at_text == "2024-05-01T10:00:00Z"
+    assert naive.sent_at_text is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (b"[]", "invalid_batch", "body"),
+        (b'{"events": []}', "invalid_batch", "events"),
+        (b'{"events": [], "extra": 1}', "invalid_batch", "extra"),
+        (b'{"events": [{}], "sent_at": "2024-05-01T10:00"}', "invalid_batch", "sent_at"),
+        (b"\xff\xfe", "invalid_json", "body"),
+        (b"   ", "invalid_json", "body"),
+    ],
+)
+def test_unusable_batch_bodies_name_code_and_field(body: bytes, code: str, field: str) -> None:
+    with pytest.raises(BodyError) as caught:
+        parse_body("batch", body)
+    assert (caught.value.status, caught.value.code, caught.value.field) == (400, code, field)

@@ -144,8 +144,7 @@ def parse_body(kind: Kind, raw: bytes) -> Body:
     if kind == "single":
         if not isinstance(document, dict):
             raise BodyError(400, "invalid_body", "the body must be one event object", payload=raw)
-        sent = document.get("sent_at")
-        return Body([document], None, sent if isinstance(sent, str) else None)
+        return Body([document], None, _valid_timestamp_text(document.get("sent_at")))
     return _batch(document, raw)
 
 
@@ -182,3 +181,12 @@ def _batch(document: object, raw: bytes) -> Body:
             400, "invalid_batch", f"sent_at {exc}", field="sent_at", payload=raw
         ) from None
     return Body(events, sent_at, sent_text if isinstance(sent_text, str) else None)
+
+
+def _valid_timestamp_text(value: object) -> str | None:
+    """The event's own sent_at for the envelope, only when valid (the event may be rejected)."""
+    try:
+        parse_timestamp(value)
+    except TimestampError:
+        return None
+    return value if isinstance(value, str) else None
