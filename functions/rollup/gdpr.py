@@ -1,0 +1,169 @@
+"""GDPR requests: erase a user everywhere, or export their events; each logged in privacy_log.
+
+A user is matched on user_id or anonymous_id in raw events and on the user key of the
+user-level rollups. After the raw rows go, the rollups of every day the user touched are
+recomputed, so aggregate figures stop counting them too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from functions import runtime
+from functions.jobs import JobInputError
+from functions.rollup.retention import table_layouts
+from functions.settings import Settings
+from functions.sqlfiles import load_sql
+from functions.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+USER_COLUMNS = ("user_id", "anonymous_id")
+# Erasure reaches every partition, also any a failed retention run left behind. With retention
+# healthy no partition is older than its cutoff, so this scans no more than a tighter bound.
+ERASE_SINCE = date(1970, 1, 1)
+# An active day also counts in the MAU of the 27 days after it (daily_kpis.mau is 28 days).
+MAU_TRAILING_DAYS = 27
+FAILED_REQUEST_LOOKBACK = timedelta(days=30)
+
+
+def user_hash(user_id: str) -> str:
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def erased_tables() -> list[str]:
+    """Tables holding user rows: each has its own sql/gdpr/delete_<table>.sql.
+
+    bad_events has no user column, but its raw payloads can name the user.
+    """
+    with_user = [
+        name
+        for name, layout in table_layouts().items()
+        if any(column in USER_COLUMNS for column in layout.columns)
+    ]
+    # Raw tables first: if a later step fails, the personal data is gone already.
+    return ["events", "bad_events", *sorted(set(with_user) - {"events"})]
+
+
+def affected_ranges(
+    days: Sequence[date], trailing_days: int, today: date
+) -> list[tuple[date, date]]:
+    """Merge each active day plus the days whose trailing windows include it into ranges."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(days):
+        end = min(day + timedelta(days=trailing_days), max(today, day))
+        if ranges and day <= ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
+        else:
+            ranges.append((day, end))
+    return ranges
+
+
+def _pending_range(warehouse: Warehouse, hashed: str, now: datetime) -> list[date]:
+    """Days of a previous erasure of this user whose rollups failed to recompute."""
+    params = {"since": (now - FAILED_REQUEST_LOOKBACK).date(), "user_hash": hashed}
+    rows = warehouse.query(load_sql("gdpr/last_request"), params).rows
+    if rows and rows[0]["status"] == "rollups_failed" and rows[0]["first_day"] is not None:
+        return [rows[0]["first_day"], rows[0]["last_day"]]
+    return []
+
+
+def delete_user(
+    warehouse: Warehouse, settings: Settings, user_id: str, *, now: datetime | None = None
+) -> dict[str, Any]:
+    from functions.rollup.runner import run_rollups  # the rollup job; imported when needed
+
+    now = now or datetime.now(UTC)
+    hashed = user_hash(user_id)
+    params = {"since": ERASE_SINCE, "user_id": user_id, "needle": json.dumps(user_id)}
+    days = [row["day"] for row in warehouse.query(load_sql("gdpr/user_days"), params).rows]
+    days += _pending_range(warehouse, hashed, now)
+    counts = {
+        table: warehouse.execute(load_sql(f"gdpr/delete_{table}"), params)
+        for table in erased_tables()
+    }
+    trailing = max(MAU_TRAILING_DAYS, settings.churn_days)
+    ranges = affected_ranges(days, trailing, now.date())
+    status = "rollups_failed"
+    try:
+        for start, end in ranges:
+            run_rollups(warehouse, start=start, end=end, churn_days=settings.churn_days)
+        status = "done"
+    finally:
+        # Logged even when the rollups fail, with the days still to recompute: a retry of the
+        # same request picks them up (its raw rows are gone, so it could not find them again).
+        first = ranges[0][0] if ranges else None
+        last = ranges[-1][1] if ranges else None
+        request_id = _log(warehouse, "delete", hashed, status, counts, now, first, last)
+    return {
+        "request_id": request_id,
+        "user_hash": hashed,
+        "status": status,
+        "deleted": counts,
+        "rollup_ranges": [[start.isoformat(), end.isoformat()] for start, end in ranges],
+    }
+
+
+def export_user(
+    warehouse: Warehouse, settings: Settings, user_id: str, *, now: datetime | None = None
+) -> list[str]:
+    """The user's raw events as JSON lines (one JSON object per event, oldest first)."""
+    now = now or datetime.now(UTC)
+    params = {"since": ERASE_SINCE, "user_id": user_id}
+    lines = [
+        str(row["line"]) for row in warehouse.query(load_sql("gdpr/export_events"), params).rows
+    ]
+    _log(warehouse, "export", user_hash(user_id), "done", {"events": len(lines)}, now, None, None)
+    return lines
+
+
+def _log(
+    warehouse: Warehouse,
+    action: str,
+    hashed: str,
+    status: str,
+    counts: Mapping[str, int],
+    now: datetime,
+    first_day: date | None,
+    last_day: date | None,
+) -> str:
+    request_id = uuid.uuid4().hex
+    row = {
+        "request_id": request_id,
+        "requested_at": now,
+        "action": action,
+        "user_hash": hashed,
+        "status": status,
+        "counts": dict(counts),
+        "first_day": first_day,
+        "last_day": last_day,
+    }
+    warehouse.insert_rows("privacy_log", [row])
+    logger.info("privacy request %s: %s %s %s", request_id, action, status, dict(counts))
+    return request_id
+
+
+def _user_id(body: Mapping[str, Any]) -> str:
+    user_id = body.get("user_id")
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise JobInputError("user_id must be a non-empty string")
+    return user_id
+
+
+def handle_delete(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """POST /v1/jobs/gdpr/delete {"user_id": "..."}."""
+    user_id = _user_id(body)
+    return delete_user(runtime.get_warehouse(), runtime.get_settings(), user_id)
+
+
+def handle_export(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """POST /v1/jobs/gdpr/export {"user_id": "..."}: {"events": [...]}, one object per event."""
+    user_id = _user_id(body)
+    lines = export_user(runtime.get_warehouse(), runtime.get_settings(), user_id)
+    return {"user_hash": user_hash(user_id), "events": [json.loads(line) for line in lines]}
