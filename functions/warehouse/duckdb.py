@@ -1,0 +1,276 @@
+"""The warehouse on one machine: a DuckDB file, queried with BigQuery SQL translated by sqlglot.
+
+One connection per process (DuckDB allows one writing process per file); each call takes its own
+cursor, so threads may call concurrently. Writes through insert_rows are serialised by a lock,
+which is what keeps the de-duplication exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from functions.sqlfiles import table_ddl
+from functions.warehouse import QueryResult, WarehouseError
+from functions.warehouse.rowjson import RowEncodingError, dumps_line, normalise_row
+from functions.warehouse.translate import Statement, TranslationError, translate
+
+# Rough bytes per value for the scanned-bytes estimate; BigQuery bills 8 for numbers and
+# timestamps and 2 + length for strings, so 8 is a fair average for Beacon's short strings.
+_BYTES_PER_VALUE = 8
+_SEEN_PREFIX = "_seen_ids_"
+_BATCH = "_beacon_batch"  # temporary, so private to the cursor's connection
+_ROW_ID = "_beacon_row_id"
+_MAX_ROW_BYTES = 64 << 20  # DuckDB's JSON reader refuses larger objects (default 16 MiB)
+_INDEX_LOOKUP_MAX = 256  # ids per call up to which the primary key's index beats a hash join
+
+
+def _seen_table(table: str) -> str:
+    return f"{_SEEN_PREFIX}{table}"
+
+
+def _check_identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise WarehouseError(f"not a table name: {name!r}")
+    return name
+
+
+def _params_for(statement: Statement, params: Mapping[str, Any]) -> dict[str, Any]:
+    missing = statement.params - params.keys()
+    if missing:
+        raise WarehouseError(f"missing query parameters: {', '.join(sorted(missing))}")
+    # DuckDB refuses parameters a statement does not use, and scripts share one mapping.
+    return {name: _to_duckdb(params[name]) for name in statement.params}
+
+
+def _to_duckdb(value: Any) -> Any:
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return value
+
+
+def _unique(rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]) -> dict[str, int]:
+    """First position of each id: the same event twice in one call is stored once."""
+    first: dict[str, int] = {}
+    for position, row_id in enumerate(row_ids):
+        first.setdefault(row_id, position)
+    return first
+
+
+class DuckDBWarehouse:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(str(self.path), read_only=read_only)
+            # TIMESTAMPTZ truncation and DATE casts follow the session zone; BigQuery's is UTC.
+            self._conn.execute("SET GLOBAL TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
+        self._write_lock = threading.Lock()
+        self._columns: dict[str, dict[str, str]] = {}
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cursor = self._conn.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def ensure_tables(self) -> None:
+        if self.read_only:
+            return
+        self.execute(";\n".join(table_ddl().values()))
+        self._columns.clear()
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        statements = self._translate(sql)
+        params = params or {}
+        with self._cursor() as cursor:
+            try:
+                for statement in statements:
+                    cursor.execute(statement.sql, _params_for(statement, params))
+                columns = [d[0] for d in cursor.description or []]
+                rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+                scanned = self._estimate_bytes(cursor, statements)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"query failed: {exc}") from exc
+        return QueryResult(rows=rows, bytes_billed=scanned, columns=columns)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run a statement or script in one transaction: all of it happens, or none of it."""
+        statements = self._translate(sql)
+        params = params or {}
+        changed = 0
+        with self._cursor() as cursor:
+            try:
+                cursor.begin()
+                for statement in statements:
+                    cursor.execute(statement.sql, _params_for(statement, params))
+                    if statement.changes_rows:
+                        count = cursor.fetchone()
+                        changed += int(count[0]) if count else 0
+                cursor.commit()
+            except (duckdb.Error, WarehouseError) as exc:
+                self._rollback(cursor)
+                raise WarehouseError(f"statement failed: {exc}") from exc
+        return changed
+
+    def insert_rows(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        row_ids: Sequence[str] | None = None,
+    ) -> None:
+        if not rows:
+            return
+        table = _check_identifier(table)
+        if row_ids is not None and len(row_ids) != len(rows):
+            raise WarehouseError(f"{len(rows)} rows but {len(row_ids)} row ids")
+        with self._write_lock, self._cursor() as cursor:
+            try:
+                cursor.begin()
+                if row_ids is None:
+                    self._append(cursor, table, rows)
+                else:
+                    self._append_new(cursor, table, rows, row_ids)
+                cursor.commit()
+            except (duckdb.Error, RowEncodingError, WarehouseError, OSError) as exc:
+                self._rollback(cursor)
+                raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Checkpoint, so that another process can open the file (read-only) right after."""
+        try:
+            if not self.read_only:
+                self._conn.execute("CHECKPOINT")
+        finally:
+            self._conn.close()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _translate(sql: str) -> tuple[Statement, ...]:
+        try:
+            statements = translate(sql)
+        except TranslationError as exc:
+            raise WarehouseError(str(exc)) from exc
+        if not statements:
+            raise WarehouseError("no SQL statement to run")
+        return statements
+
+    @staticmethod
+    def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:
+        # Suppressed: no transaction may be open (the failure came before BEGIN took effect).
+        with contextlib.suppress(duckdb.Error):
+            cursor.rollback()
+
+    def _append_new(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        row_ids: Sequence[str],
+    ) -> None:
+        # De-duplication keeps every id ever inserted in a side table with a primary key, rather
+        # than searching the target table: exact whatever the event's timestamp (a resent event's
+        # corrected time can differ from the first copy's). A small batch (one Pub/Sub message)
+        # looks its ids up through the key's index, milliseconds at millions of ids; a large one
+        # does a single hash anti-join over that one narrow column, a few microseconds per row.
+        # So the cost per row stays flat as the events table grows. Ids outlive retention deletes
+        # on purpose: a late redelivery must not resurrect a deleted event.
+        seen = _seen_table(table)
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {seen} (row_id VARCHAR PRIMARY KEY)")
+        first = _unique(rows, row_ids)
+        if len(first) <= _INDEX_LOOKUP_MAX:
+            found = cursor.execute(
+                f"SELECT row_id FROM {seen} WHERE row_id = ANY($ids)", {"ids": list(first)}
+            ).fetchall()
+            for (row_id,) in found:
+                del first[row_id]
+            if not first:
+                return
+        batch = [{**rows[position], _ROW_ID: row_id} for row_id, position in first.items()]
+        self._load_batch(cursor, table, batch)
+        if len(first) > _INDEX_LOOKUP_MAX:
+            cursor.execute(f"DELETE FROM {_BATCH} WHERE {_ROW_ID} IN (SELECT row_id FROM {seen})")
+        names = ", ".join(f'"{name}"' for name in self._table_columns(cursor, table))
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {_BATCH}")
+        cursor.execute(f"INSERT INTO {seen} SELECT {_ROW_ID} FROM {_BATCH}")
+        cursor.execute(f"DROP TABLE {_BATCH}")
+
+    def _append(
+        self, cursor: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        self._load_batch(cursor, table, rows)
+        names = ", ".join(f'"{name}"' for name in self._table_columns(cursor, table))
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {_BATCH}")
+        cursor.execute(f"DROP TABLE {_BATCH}")
+
+    def _load_batch(
+        self, cursor: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Stage rows in a temporary table shaped like TABLE (plus the row id, if rows have it).
+
+        Rows become newline-delimited JSON in a temporary file that DuckDB's JSON reader parses
+        in C++ with the table's own column types: far faster than binding Python values (about
+        15 us each), and JSON columns stay JSON.
+        """
+        columns = self._table_columns(cursor, table)
+        json_columns = [name for name, kind in columns.items() if kind == "JSON"]
+        unknown = {key for row in rows for key in row} - columns.keys() - {_ROW_ID}
+        if unknown:
+            raise WarehouseError(f"no such columns in {table}: {', '.join(sorted(unknown))}")
+        spec = {**columns, _ROW_ID: "VARCHAR"}
+        struct = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in spec.items()) + "}"
+        if json_columns:
+            rows = [normalise_row(row, json_columns) for row in rows]
+        with tempfile.NamedTemporaryFile("wb", suffix=".ndjson") as buffer:
+            buffer.write(b"".join(map(dumps_line, rows)))
+            buffer.flush()
+            cursor.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_BATCH} AS SELECT * FROM read_json($path, "
+                f"columns = {struct}, format = 'newline_delimited', "
+                f"maximum_object_size = {_MAX_ROW_BYTES})",
+                {"path": buffer.name},
+            )
+
+    def _table_columns(self, cursor: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+        if table not in self._columns:
+            described = cursor.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = $table ORDER BY ordinal_position",
+                {"table": table},
+            ).fetchall()
+            if not described:
+                raise WarehouseError(f"no table named {table}")
+            self._columns[table] = {str(name): str(kind) for name, kind in described}
+        return self._columns[table]
+
+    @staticmethod
+    def _estimate_bytes(cursor: duckdb.DuckDBPyConnection, statements: Sequence[Statement]) -> int:
+        """An estimate of the bytes a query read: rows x columns x 8 of every table it names.
+
+        DuckDB reports no bytes scanned; this stands in for BigQuery's total_bytes_billed so
+        cost guards and budget alerts behave alike, growing with the tables as BigQuery's would.
+        """
+        tables = sorted({name for statement in statements for name in statement.tables})
+        if not tables:
+            return 0
+        sizes = cursor.execute(
+            "SELECT coalesce(sum(estimated_size * column_count), 0) FROM duckdb_tables() "
+            "WHERE schema_name = 'main' AND table_name = ANY($tables)",
+            {"tables": tables},
+        ).fetchone()
+        return int(sizes[0]) * _BYTES_PER_VALUE if sizes else 0

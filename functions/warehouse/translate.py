@@ -1,0 +1,109 @@
+"""BigQuery SQL → DuckDB SQL with sqlglot, for the local warehouse.
+
+sqlglot does most of the work; this module fixes the few constructs where its output differs from
+BigQuery's meaning or is needlessly slow, and drops BigQuery-only table options before generating so
+that sqlglot has nothing to warn about (any warning it still prints is a real gap worth seeing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+
+class TranslationError(ValueError):
+    """The SQL is not BigQuery SQL that sqlglot can read."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str  # DuckDB dialect, parameters as $name
+    params: frozenset[str]  # parameter names the statement uses (DuckDB rejects unused ones)
+    tables: frozenset[str]  # tables it reads or writes, for the bytes-scanned estimate
+    changes_rows: bool  # INSERT, UPDATE, DELETE or MERGE: DuckDB answers with a row count
+
+
+# BigQuery storage options with no DuckDB meaning: partitioning and clustering only speed BigQuery
+# up, and require_partition_filter is a cost guard (BigQuery tests check it is in the DDL).
+_TABLE_OPTIONS = (exp.PartitionedByProperty, exp.ClusterProperty, exp.Property)
+_DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+_DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+
+
+def _drop_table_options(tree: exp.Expr) -> None:
+    properties = tree.args.get("properties") if isinstance(tree, exp.Create) else None
+    if properties is None:
+        return
+    kept = [p for p in properties.expressions if not isinstance(p, _TABLE_OPTIONS)]
+    if kept:
+        properties.set("expressions", kept)
+    else:
+        tree.set("properties", None)
+
+
+def _single_quantile(tree: exp.Expr) -> None:
+    # APPROX_QUANTILES(x, n)[OFFSET(k)] becomes one APPROX_QUANTILE(x, k/n) instead of a list of
+    # n+1 quantiles indexed afterwards: same value, one sketch read instead of n+1.
+    for bracket in list(tree.find_all(exp.Bracket)):
+        quantiles = bracket.this
+        if not isinstance(quantiles, exp.ApproxQuantiles) or len(bracket.expressions) != 1:
+            continue
+        buckets, index = quantiles.expression, bracket.expressions[0]
+        if not (isinstance(buckets, exp.Literal) and isinstance(index, exp.Literal)):
+            continue
+        position = int(index.this) - int(bracket.args.get("offset") or 0)
+        fraction = exp.Literal.number(position / int(buckets.this))
+        bracket.replace(exp.ApproxQuantile(this=quantiles.this.copy(), quantile=fraction))
+
+
+def _dates_stay_dates(tree: exp.Expr) -> None:
+    # DuckDB's DATE - INTERVAL is a TIMESTAMP; BigQuery's DATE_SUB/DATE_ADD return a DATE, and the
+    # difference shows in results and in comparisons with DATE columns.
+    for node in list(tree.find_all(exp.DateSub, exp.DateAdd)):
+        unit = node.args.get("unit")
+        if unit is None or unit.name.upper() in _DATE_UNITS:
+            node.replace(exp.cast(node.copy(), exp.DataType.Type.DATE))
+
+
+def _information_schema(tree: exp.Expr) -> None:
+    # BigQuery names the dataset's INFORMATION_SCHEMA.TABLES as one path; DuckDB has the
+    # standard information_schema schema holding the same views.
+    for table in tree.find_all(exp.Table):
+        schema, dot, view = table.name.partition(".")
+        if dot and schema.lower() == "information_schema" and not table.args.get("db"):
+            table.set("this", exp.to_identifier(view.lower()))
+            table.set("db", exp.to_identifier("information_schema"))
+
+
+def _is_transaction_control(tree: exp.Expr) -> bool:
+    # execute() wraps every script in one transaction itself; BEGIN/COMMIT inside would nest.
+    return isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback)
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str) -> tuple[Statement, ...]:
+    """Translate a BigQuery statement or script into DuckDB statements, in order."""
+    try:
+        trees = sqlglot.parse(sql, read="bigquery")
+    except ParseError as exc:
+        raise TranslationError(f"cannot read BigQuery SQL: {exc}") from None
+    statements = []
+    for tree in trees:
+        if tree is None or _is_transaction_control(tree):
+            continue
+        _drop_table_options(tree)
+        _single_quantile(tree)
+        _dates_stay_dates(tree)
+        _information_schema(tree)
+        params = frozenset(p.name for p in tree.find_all(exp.Parameter, exp.Placeholder) if p.name)
+        ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        tables = frozenset(
+            t.name for t in tree.find_all(exp.Table) if not t.db and t.name and t.name not in ctes
+        )
+        changes_rows = isinstance(tree, _DML)
+        statements.append(Statement(tree.sql(dialect="duckdb"), params, tables, changes_rows))
+    return tuple(statements)
