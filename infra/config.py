@@ -26,6 +26,7 @@ class InfraConfig:
     alert_recipients: tuple[str, ...]
     alert_from: str
     allowed_origins: tuple[str, ...]
+    reporting_currency: str  # ISO 4217 code the rollups add money up in
     smtp_host: str
     smtp_port: int
     smtp_user: str
@@ -67,6 +68,7 @@ def load_config() -> InfraConfig:
         alert_recipients=_csv(beacon.get("alertRecipients")),
         alert_from=beacon.get("alertFrom") or "beacon@localhost",
         allowed_origins=_csv(beacon.get("allowedOrigins")),
+        reporting_currency=(beacon.get("reportingCurrency") or "USD").upper(),
         smtp_host=beacon.get("smtpHost") or "",
         smtp_port=beacon.get_int("smtpPort") or 587,
         smtp_user=beacon.get("smtpUser") or "",

@@ -24,6 +24,8 @@ def function_environment(
         "BEACON_RETENTION_DAYS": str(config.retention_days),
         "BEACON_ROLLUP_RETENTION_DAYS": str(config.rollup_retention_days),
     }
+    if function in {"rollup", "query", "alerts"}:
+        env["BEACON_REPORTING_CURRENCY"] = config.reporting_currency
     if function in {"ingest", "query"}:
         env["BEACON_ALLOWED_ORIGINS"] = ",".join(config.allowed_origins)
     if function == "alerts":

@@ -27,9 +27,9 @@ class Messaging(pulumi.ComponentResource):
         self.topic = gcp.pubsub.Topic(
             f"{name}-events",
             project=args.project,
+            # No topic retention (billed per GiB stored): the load subscription keeps what is
+            # not yet delivered for 7 days, which is what a load outage needs.
             name=args.topic,
-            # Undelivered messages survive a long load outage (the subscription keeps 7 days).
-            message_retention_duration="604800s",
             opts=child,
         )
         self.dead_letter_topic = gcp.pubsub.Topic(

@@ -16,6 +16,7 @@ APIS = (
     "cloudscheduler.googleapis.com",
     "secretmanager.googleapis.com",
     "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com",  # project-level IAM bindings
     "storage.googleapis.com",
 )
 BUDGET_APIS = ("billingbudgets.googleapis.com", "monitoring.googleapis.com")
