@@ -1,0 +1,202 @@
+"""GDPR erasure leaves no row of the user anywhere and other users' figures as they were."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from functions.rollup.gdpr import (
+    USER_COLUMNS,
+    affected_ranges,
+    delete_user,
+    erased_tables,
+    export_user,
+)
+from functions.rollup.retention import table_layouts
+from functions.rollup.runner import run_rollups
+from functions.settings import Settings
+from functions.warehouse.duckdb import DuckDBWarehouse
+from tests.support.serve import serve_function
+
+NOW = datetime(2024, 5, 6, 18, 0, tzinfo=UTC)
+FIRST_DAY = date(2024, 5, 1)
+SETTINGS = Settings(churn_days=30)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
+    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
+    warehouse.ensure_tables()
+    yield warehouse
+    warehouse.close()
+
+
+def event(day: date, hour: int, event_type: str = "page_view", **fields: Any) -> dict[str, Any]:
+    at = datetime.combine(day, time(hour), tzinfo=UTC)
+    return {
+        "event_id": uuid.uuid4().hex,
+        "event_type": event_type,
+        "timestamp": at,
+        "received_at": at,
+        "loaded_at": at,
+        "source": "test",
+        **fields,
+    }
+
+
+def populate(warehouse: DuckDBWarehouse) -> None:
+    """Alice (by user_id, and by anonymous_id before she logged in), Bob and Carol, 5 days."""
+    rows = []
+    for offset in range(5):
+        day = FIRST_DAY + timedelta(days=offset)
+        rows.append(event(day, 9, user_id="bob", anonymous_id="dev-b"))
+        rows.append(event(day, 10, "payment", user_id="bob", revenue=20.0, currency="USD"))
+        rows.append(event(day, 11, user_id="carol"))
+        if offset in (1, 3):
+            rows.append(event(day, 8, anonymous_id="alice"))
+            rows.append(event(day, 12, "signup", user_id="alice", anonymous_id="dev-a"))
+            rows.append(event(day, 13, "payment", user_id="alice", revenue=5.0, currency="USD"))
+    warehouse.insert_rows("events", rows)
+    at = datetime.combine(FIRST_DAY, time(7), tzinfo=UTC)
+    bad = {"received_at": at, "request_id": "r1", "reason": "invalid_event"}
+    warehouse.insert_rows(
+        "bad_events",
+        [
+            bad | {"payload": json.dumps({"user_id": "alice", "event_type": 7})},
+            bad | {"payload": json.dumps({"user_id": "bob", "event_type": 7})},
+        ],
+    )
+    run_rollups(warehouse, start=FIRST_DAY, end=NOW.date(), churn_days=SETTINGS.churn_days)
+
+
+def user_tables() -> dict[str, list[str]]:
+    return {
+        name: [column for column in layout.columns if column in USER_COLUMNS]
+        for name, layout in table_layouts().items()
+        if any(column in USER_COLUMNS for column in layout.columns)
+    }
+
+
+def rows_of(warehouse: DuckDBWarehouse, user: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row naming `user` in any table with a user column, without rewrite timestamps."""
+    found = {}
+    for table, columns in user_tables().items():
+        where = " OR ".join(f"{column} = @user" for column in columns)
+        rows = warehouse.query(f"SELECT * FROM {table} WHERE {where}", {"user": user}).rows
+        found[table] = sorted(
+            (json.dumps({k: v for k, v in row.items() if k != "updated_at"}, default=str))
+            for row in rows
+        )
+    return found
+
+
+def daily(warehouse: DuckDBWarehouse) -> dict[str, dict[str, Any]]:
+    rows = warehouse.query(
+        "SELECT * FROM daily_kpis WHERE date >= @first ORDER BY date", {"first": FIRST_DAY}
+    ).rows
+    return {str(row["date"]): row for row in rows}
+
+
+def test_erasure_leaves_no_row_of_the_user_in_any_table(warehouse):
+    populate(warehouse)
+    assert any(rows_of(warehouse, "alice").values())  # the test data does name her
+    summary = delete_user(warehouse, SETTINGS, "alice", now=NOW)
+    assert rows_of(warehouse, "alice") == {table: [] for table in user_tables()}
+    payloads = warehouse.query(
+        "SELECT payload FROM bad_events WHERE DATE(received_at) >= @d", {"d": FIRST_DAY}
+    ).rows
+    assert [p["payload"] for p in payloads if "alice" in p["payload"]] == []
+    assert len(payloads) == 1  # Bob's rejected payload stays
+    assert summary["deleted"]["events"] == 6
+    assert summary["status"] == "done"
+
+
+def test_erasure_leaves_other_users_rows_unchanged(warehouse):
+    populate(warehouse)
+    before = {user: rows_of(warehouse, user) for user in ("bob", "carol", "dev-b")}
+    delete_user(warehouse, SETTINGS, "alice", now=NOW)
+    after = {user: rows_of(warehouse, user) for user in ("bob", "carol", "dev-b")}
+    assert after == before
+
+
+def test_erasure_recomputes_rollups_without_the_user(warehouse):
+    populate(warehouse)
+    before = daily(warehouse)
+    delete_user(warehouse, SETTINGS, "alice", now=NOW)
+    after = daily(warehouse)
+    alice_days = {str(FIRST_DAY + timedelta(days=offset)) for offset in (1, 3)}
+    for day, row in after.items():
+        # Alice was one active user (two identities that day: "alice" anonymous and by id).
+        lost_users = before[day]["active_users"] - row["active_users"]
+        assert lost_users == (1 if day in alice_days else 0), day
+        lost_revenue = before[day]["revenue"] - row["revenue"]
+        assert lost_revenue == pytest.approx(5.0 if day in alice_days else 0.0), day
+
+
+def test_privacy_log_records_counts_and_a_hash_never_the_user_id(warehouse):
+    populate(warehouse)
+    delete_user(warehouse, SETTINGS, "alice", now=NOW)
+    export_user(warehouse, SETTINGS, "bob", now=NOW)
+    rows = warehouse.query(
+        "SELECT * FROM privacy_log WHERE DATE(requested_at) >= @d ORDER BY action",
+        {"d": NOW.date()},
+    ).rows
+    assert [row["action"] for row in rows] == ["delete", "export"]
+    assert rows[0]["user_hash"] == hashlib.sha256(b"alice").hexdigest()
+    text = json.dumps(rows, default=str)
+    assert "alice" not in text and "bob" not in text
+
+
+def test_export_gives_the_users_events_as_json_lines(warehouse):
+    populate(warehouse)
+    lines = export_user(warehouse, SETTINGS, "alice", now=NOW)
+    exported = [json.loads(line) for line in lines]
+    assert len(exported) == 6
+    assert all("alice" in (e["user_id"], e["anonymous_id"]) for e in exported)
+    assert [e["timestamp"] for e in exported] == sorted(e["timestamp"] for e in exported)
+
+
+def test_every_table_with_a_user_column_is_erased():
+    assert set(user_tables()) <= set(erased_tables())
+
+
+def test_affected_ranges_cover_trailing_windows_and_merge():
+    days = [date(2024, 1, 1), date(2024, 1, 3), date(2024, 3, 1)]
+    ranges = affected_ranges(days, trailing_days=27, today=date(2024, 3, 10))
+    assert ranges == [
+        (date(2024, 1, 1), date(2024, 1, 30)),
+        (date(2024, 3, 1), date(2024, 3, 10)),
+    ]
+
+
+def test_gdpr_jobs_over_http(tmp_path):
+    data_dir = tmp_path / "data"
+    warehouse = DuckDBWarehouse(data_dir / "beacon.duckdb")
+    warehouse.ensure_tables()
+    populate(warehouse)
+    warehouse.close()
+    env = {"BEACON_BACKEND": "local", "BEACON_DATA_DIR": str(data_dir)}
+    with serve_function("rollup", env) as base_url:
+        exported = requests.post(
+            base_url + "/v1/jobs/gdpr/export", json={"user_id": "alice"}, timeout=60
+        )
+        deleted = requests.post(
+            base_url + "/v1/jobs/gdpr/delete", json={"user_id": "alice"}, timeout=120
+        )
+        again = requests.post(
+            base_url + "/v1/jobs/gdpr/export", json={"user_id": "alice"}, timeout=60
+        )
+        bad = requests.post(base_url + "/v1/jobs/gdpr/delete", json={"user_id": ""}, timeout=60)
+    assert exported.status_code == 200 and len(exported.json()["events"]) == 6
+    assert deleted.status_code == 200 and deleted.json()["deleted"]["events"] == 6
+    assert "alice" not in deleted.text
+    assert again.json()["events"] == []
+    assert bad.status_code == 400
