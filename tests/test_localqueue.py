@@ -331,3 +331,25 @@ def test_publisher_killed_mid_stream_keeps_every_publish_it_returned_from(tmp_pa
     assert delivered[: len(expected_prefix)] == expected_prefix
     assert len(delivered) % 3 == 0  # whole publishes only: none was half-written
     fresh.close()
+
+
+def test_publish_waits_for_another_writer_and_gives_up_after_the_busy_timeout(tmp_path):
+    path = tmp_path / "queue.sqlite3"
+    queue = LocalQueue(path, busy_timeout_ms=300)
+    queue.publish([msg(0)])
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's long write transaction
+    started = time.monotonic()
+
+    with pytest.raises(BusUnavailable, match="locked"):
+        queue.publish([msg(1)])
+    waited = time.monotonic() - started
+
+    release = threading.Timer(0.05, lambda: other.execute("ROLLBACK"))
+    release.start()
+    assert len(queue.publish([msg(2)])) == 1  # waits for the lock, then goes through
+    release.join()
+    assert 0.25 <= waited < 2.0
+    assert numbers(drain(queue)) == [0, 2]
+    other.close()
+    queue.close()
