@@ -327,7 +327,7 @@ def test_forwarded_for_first_hop_fills_context_ip(server: Server) -> None:
     assert [r["context"]["ip"] for r in records] == ["203.0.113.9", "198.51.100.7"]
 
 
-def test_batch_throughput_on_one_worker(server: Server) -> None:
+def test_twenty_full_batches_on_one_connection_are_all_published(server: Server) -> None:
     events = [
         {
             "event_type": "page_view",
@@ -343,15 +343,12 @@ def test_batch_throughput_on_one_worker(server: Server) -> None:
     headers = {**WEB, "Content-Type": "application/json"}
     session = requests.Session()
     rounds = 20
-    started = time.perf_counter()
     for _ in range(rounds):
         response = session.post(server.url + "/v1/batch", data=body, headers=headers, timeout=30)
         assert response.status_code == 202
-    rate = rounds * len(events) / (time.perf_counter() - started)
-    print(f"ingest throughput: {rate:,.0f} events/s")
+        assert response.json() == {"accepted": len(events), "rejected": []}
+    # Throughput is measured in bench/ingest.py; here every event must arrive.
     assert sum(len(e.records) for e in server.published()) == rounds * len(events)
-    # The target is 20,000 events/s; the bound is looser for 2 cores shared by 8 engineers.
-    assert rate > 5_000
 
 
 def test_refused_publish_is_503_with_nothing_accepted(tmp_path: Path) -> None:
