@@ -200,3 +200,34 @@ def test_gdpr_jobs_over_http(tmp_path):
     assert "alice" not in deleted.text
     assert again.json()["events"] == []
     assert bad.status_code == 400
+
+
+def test_gdpr_commands_run_directly_when_no_function_listens(tmp_path, monkeypatch, capsys):
+    from functions import runtime
+    from functions.alerts.smtp_sink import free_port
+    from functions.cli import main
+
+    data_dir = tmp_path / "data"
+    warehouse = DuckDBWarehouse(data_dir / "beacon.duckdb")
+    warehouse.ensure_tables()
+    populate(warehouse)
+    warehouse.close()
+    monkeypatch.setenv("BEACON_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("BEACON_BACKEND", "local")
+    monkeypatch.setenv("BEACON_ROLLUP_URL", f"http://127.0.0.1:{free_port()}")
+    runtime.reset()
+    output = tmp_path / "alice.jsonl"
+    try:
+        assert main(["gdpr", "export", "--user-id", "alice", "--output", str(output)]) == 0
+        assert main(["gdpr", "delete", "--user-id", "alice"]) == 0
+        assert main(["gdpr", "export", "--user-id", "alice"]) == 0
+    finally:
+        opened = runtime._warehouse
+        if opened is not None:
+            opened.close()
+        runtime.reset()
+    lines = output.read_text().splitlines()
+    assert len(lines) == 6
+    assert all(json.loads(line)["event_type"] for line in lines)
+    printed = capsys.readouterr().out
+    assert json.loads(printed[: printed.rindex("}") + 1])["deleted"]["events"] == 6
