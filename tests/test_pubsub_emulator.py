@@ -172,7 +172,7 @@ def test_publishing_to_a_missing_topic_raises_bus_unavailable_within_the_timeout
     publisher = PubSubPublisher(PROJECT, unique("missing"), publish_timeout=3.0)
     started = time.monotonic()
 
-    with pytest.raises(BusUnavailable, match="missing"):
+    with pytest.raises(BusUnavailable, match=r"(?i)not found"):
         publisher.publish([Message(b"lost?", {"kind": "events"})])
 
     assert time.monotonic() - started < 3.0 + 2.0

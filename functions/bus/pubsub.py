@@ -111,4 +111,5 @@ class PubSubPublisher:
         with self._lock:
             client, self._client = self._client, None
         if client is not None and self._pid == os.getpid():
-            client.stop()
+            client.stop()  # every publish already waited for its futures: nothing is pending
+            client.transport.close()
