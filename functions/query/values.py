@@ -10,6 +10,13 @@ from typing import Any
 
 def json_value(value: Any) -> Any:
     """Dates as YYYY-MM-DD, timestamps as ISO 8601 UTC, decimals as floats, NaN as null."""
+    kind = type(value)
+    # Exact type checks first: this runs for every cell of every report (the hot path).
+    if kind is int or kind is str or value is None or kind is bool:
+        return value
+    if kind is float:
+        # Sums of money pick up binary noise (12.300000000000001); six places keep cents exact.
+        return round(value, 6) if math.isfinite(value) else None
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -18,8 +25,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float):
-        # Sums of money pick up binary noise (12.300000000000001); six places keep cents exact.
-        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+        return round(value, 6) if math.isfinite(value) else None
     return value
 
 

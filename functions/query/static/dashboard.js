@@ -71,7 +71,7 @@
   }
 
   // Vertical bars over points [{label, value}].
-  function barChart(points, { width = 600, height = 160, color = COLORS[0], format = num } = {}) {
+  function barChart(points, { width = 420, height = 150, color = COLORS[0], format = num } = {}) {
     if (!points.length) return empty();
     const m = { top: 10, right: 8, bottom: 18, left: 44 };
     const w = width - m.left - m.right;
@@ -98,11 +98,11 @@
   }
 
   // Horizontal bars, one row per item [{label, value, note}], for rankings and comparisons.
-  function hbars(rows, { width = 600, color = COLORS[0], format = num, labelWidth = 150 } = {}) {
+  function hbars(rows, { width = 420, color = COLORS[0], format = num, labelWidth = 150 } = {}) {
     if (!rows.length) return empty();
     const rowHeight = 24;
     const max = Math.max(...rows.map((r) => Number(r.value) || 0)) || 1;
-    const barSpace = width - labelWidth - 90;
+    const barSpace = width - labelWidth - 100;
     const items = rows.map((r, i) => {
       const v = Math.max(0, Number(r.value) || 0);
       const y = i * rowHeight;
@@ -145,7 +145,7 @@
           s("rect", { x: left + i * cell + 1, y: y + 1, width: cell - 2, height: rowHeight - 2,
             rx: 3, fill: shade(r), "data-value": r }, s("title", {}, `${c.cohort_start} ${unit}${i}: ${pct(r)}`)),
           s("text", { x: left + i * cell + cell / 2, y: y + 16, "text-anchor": "middle",
-            class: r > 0.5 ? "on-dark" : null, fill: r > 0.5 ? "#fff" : null }, Math.round(100 * r) + "%"))));
+            class: r > 0.5 ? "on-dark" : null }, Math.round(100 * r) + "%"))));
     });
     return s("svg", { viewBox: `0 0 ${width} ${top + cohorts.length * rowHeight}`, role: "img" }, header, rows);
   }
@@ -154,7 +154,7 @@
   // right, each band as wide as the users it carries.
   function sankey(flows) {
     if (!flows.length) return empty();
-    const width = 600, gap = 10, nodeWidth = 12, labelRoom = 110;
+    const width = 420, gap = 10, nodeWidth = 12, labelRoom = 100;
     const total = flows.reduce((sum, f) => sum + f.users, 0) || 1;
     const sides = { from: new Map(), to: new Map() };
     for (const f of flows) {
