@@ -10,7 +10,7 @@ APIS = (
     "run.googleapis.com",
     "cloudbuild.googleapis.com",
     "artifactregistry.googleapis.com",
-    "eventarc.googleapis.com",
+    "eventarc.googleapis.com",  # unused by the push delivery (infra/delivery.py); free to keep on
     "pubsub.googleapis.com",
     "bigquery.googleapis.com",
     "cloudscheduler.googleapis.com",
