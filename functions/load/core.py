@@ -1,0 +1,187 @@
+"""Bus messages → warehouse rows: the load function's logic, apart from its CloudEvent edge.
+
+Delivery is at-least-once, so every event row is inserted with its event_id as row id and the
+warehouse skips ids it has seen. What can never load (a message that is not an envelope, a record
+that is not an event) is parked in bad_events and acknowledged; a warehouse failure propagates so
+the bus redelivers the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.bus import Message
+from functions.envelope import Envelope, MalformedEnvelope
+from functions.load.enrich import RecordError, event_row, parse_time
+from functions.warehouse import Warehouse
+
+PAYLOAD_LIMIT = 64 * 1024  # bytes of raw payload kept in bad_events
+MALFORMED = "malformed_message"
+BAD_EVENT_COLUMNS = (
+    "received_at",
+    "source",
+    "request_id",
+    "event_index",
+    "event_id",
+    "reason",
+    "errors",
+    "payload",
+)
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    events: int  # event rows offered to the warehouse (before its de-duplication)
+    bad_events: int  # rejection rows written, including malformed ones
+    malformed: int  # messages or records that could not be read, parked as malformed_message
+
+
+def truncate(text: str, limit: int = PAYLOAD_LIMIT) -> str:
+    """At most `limit` bytes of UTF-8, never cutting a character in half."""
+    raw = text.encode("utf-8", errors="replace")
+    return text if len(raw) <= limit else raw[:limit].decode("utf-8", errors="ignore")
+
+
+def _malformed_row(
+    *,
+    received_at: datetime,
+    source: str | None,
+    request_id: str,
+    field: str,
+    message: str,
+    payload: str,
+    event_index: int | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "received_at": received_at,
+        "source": source,
+        "request_id": request_id,
+        "event_index": event_index,
+        "event_id": event_id,
+        "reason": MALFORMED,
+        "errors": [{"field": field, "message": message}],
+        "payload": truncate(payload),
+    }
+
+
+def bad_row_id(row: Mapping[str, Any]) -> str:
+    """A stable id for a rejection row, so a redelivered message does not park it twice.
+
+    received_at is left out: a malformed message gets the time it was loaded, which changes.
+    """
+    key = [row.get(name) for name in ("request_id", "event_index", "event_id", "reason")]
+    key.append(row.get("payload"))
+    digest = hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()
+    return f"bad:{digest[:32]}"
+
+
+def _record_text(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
+def _bad_event_row(record: Mapping[str, Any], envelope: Envelope, received: datetime) -> Any:
+    """A rejection row from ingest, reduced to the table's columns with envelope defaults."""
+    row = {name: record.get(name) for name in BAD_EVENT_COLUMNS}
+    row["received_at"] = parse_time(row["received_at"], "received_at") or received
+    row["source"] = row["source"] if row["source"] is not None else envelope.source
+    row["request_id"] = row["request_id"] or envelope.request_id
+    if not isinstance(row["reason"], str) or not row["reason"]:
+        raise RecordError("reason", "required string")
+    for name in ("source", "request_id", "event_id", "payload"):
+        if row[name] is not None and not isinstance(row[name], str):
+            raise RecordError(name, "must be a string")
+    if row["event_index"] is not None and (
+        isinstance(row["event_index"], bool) or not isinstance(row["event_index"], int)
+    ):
+        raise RecordError("event_index", "must be an integer")
+    if row["payload"] is not None:
+        row["payload"] = truncate(row["payload"])
+    return row
+
+
+def _rows_of(
+    envelope: Envelope, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(event rows, bad_events rows) of one envelope."""
+    received = parse_time(envelope.received_at, "received_at")
+    sent_at = parse_time(envelope.sent_at, "sent_at")
+    if received is None:  # the envelope checked it is a string; parse_time rejects bad ones
+        raise RecordError("received_at", "required")
+    events: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    for index, record in enumerate(envelope.records):
+        try:
+            if envelope.kind == "events":
+                events.append(
+                    event_row(
+                        record,
+                        source=envelope.source,
+                        received_at=received,
+                        envelope_sent_at=sent_at,
+                        loaded_at=now,
+                    )
+                )
+            else:
+                bad.append(_bad_event_row(record, envelope, received))
+        except RecordError as exc:
+            event_id = record.get("event_id")
+            bad.append(
+                _malformed_row(
+                    received_at=received,
+                    source=envelope.source,
+                    request_id=envelope.request_id,
+                    field=exc.field,
+                    message=exc.message,
+                    payload=_record_text(record),
+                    event_index=index,
+                    event_id=event_id if isinstance(event_id, str) else None,
+                )
+            )
+    return events, bad
+
+
+def _message_id(message: Message) -> str:
+    return message.message_id or message.attributes.get("request_id") or "unknown"
+
+
+def load_messages(
+    messages: Sequence[Message], warehouse: Warehouse, *, now: datetime | None = None
+) -> LoadStats:
+    """Write the events and rejections of MESSAGES; raise WarehouseError to be redelivered."""
+    now = now or datetime.now(UTC)
+    events: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    malformed = 0
+    for message in messages:
+        try:
+            envelope = Envelope.from_message(message.data)
+            message_events, message_bad = _rows_of(envelope, now)
+        except (MalformedEnvelope, RecordError) as exc:
+            malformed += 1
+            bad.append(
+                _malformed_row(
+                    received_at=now,
+                    source=message.attributes.get("source"),
+                    request_id=_message_id(message),
+                    field="message",
+                    message=str(exc),
+                    payload=message.data.decode("utf-8", errors="replace"),
+                )
+            )
+            continue
+        malformed += sum(1 for row in message_bad if row["reason"] == MALFORMED)
+        events.extend(message_events)
+        bad.extend(message_bad)
+    # Events first: if the bad_events insert then fails, the redelivery re-sends events the
+    # warehouse already has, which its de-duplication skips.
+    if events:
+        warehouse.insert_rows("events", events, row_ids=[row["event_id"] for row in events])
+    if bad:
+        warehouse.insert_rows("bad_events", bad, row_ids=[bad_row_id(row) for row in bad])
+    return LoadStats(events=len(events), bad_events=len(bad), malformed=malformed)

@@ -1,0 +1,202 @@
+"""load_messages against a real DuckDB warehouse: rows, de-duplication, parking, failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.bus import Message
+from functions.envelope import Envelope
+from functions.load.core import PAYLOAD_LIMIT, load_messages
+from functions.warehouse import QueryResult, WarehouseError
+from functions.warehouse.duckdb import DuckDBWarehouse
+
+RECEIVED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+NOW = RECEIVED + timedelta(seconds=3)
+DAY = date(2024, 5, 1)
+
+
+def envelope(records: list[dict[str, Any]], **fields: Any) -> Envelope:
+    values: dict[str, Any] = {
+        "kind": "events",
+        "source": "web",
+        "request_id": "req-1",
+        "received_at": RECEIVED.isoformat(),
+        "sent_at": None,
+        "records": records,
+    }
+    values.update(fields)
+    return Envelope(**values)
+
+
+def event(event_id: str, **fields: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "event_type": "page_view", **fields}
+
+
+def message(env: Envelope, message_id: str = "m1") -> Message:
+    built = env.to_message()
+    return Message(data=built.data, attributes=built.attributes, message_id=message_id)
+
+
+@pytest.fixture()
+def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
+    store = DuckDBWarehouse(tmp_path / "beacon.duckdb")
+    store.ensure_tables()
+    yield store
+    store.close()
+
+
+def events_in(store: DuckDBWarehouse) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT * FROM events WHERE DATE(`timestamp`) >= @day ORDER BY event_id",
+        {"day": DAY - timedelta(days=1)},
+    ).rows
+
+
+def bad_in(store: DuckDBWarehouse) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT * FROM bad_events WHERE DATE(received_at) >= @day ORDER BY request_id",
+        {"day": DAY - timedelta(days=1)},
+    ).rows
+
+
+def test_events_are_enriched_and_stored(warehouse: DuckDBWarehouse) -> None:
+    client_time = RECEIVED - timedelta(minutes=10)
+    sent_at = RECEIVED + timedelta(hours=1)  # the client's clock is an hour ahead
+    record = event(
+        "e1",
+        timestamp=(client_time + timedelta(hours=1)).isoformat(),
+        properties={"screen": "home", "items": [1, 2]},
+        context={"ip": "203.0.113.9", "user_agent": "curl/8.0", "page_url": "https://x.test/"},
+        revenue=9.5,
+        currency="EUR",
+    )
+    stats = load_messages(
+        [message(envelope([record], sent_at=sent_at.isoformat()))], warehouse, now=NOW
+    )
+    rows = events_in(warehouse)
+    assert stats.events == 1 and stats.bad_events == 0
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["timestamp"] == client_time
+    assert row["loaded_at"] == NOW
+    assert row["ip"] == "203.0.113.0"
+    assert row["is_bot"] is True and row["device"] == "bot"
+    assert json.loads(row["properties"]) == {"screen": "home", "items": [1, 2]}
+    assert (row["revenue"], row["currency"], row["page_url"]) == (9.5, "EUR", "https://x.test/")
+
+
+def test_same_event_in_three_messages_is_one_row(warehouse: DuckDBWarehouse) -> None:
+    messages = [
+        message(envelope([event("same"), event(f"other-{n}")], request_id=f"r{n}"), f"m{n}")
+        for n in range(3)
+    ]
+    load_messages(messages, warehouse, now=NOW)
+    ids = [row["event_id"] for row in events_in(warehouse)]
+    assert ids.count("same") == 1
+    assert len(ids) == 4
+
+
+def test_redelivered_message_is_stored_once(warehouse: DuckDBWarehouse) -> None:
+    delivery = message(envelope([event("a"), event("b")]))
+    for _ in range(3):
+        load_messages([delivery], warehouse, now=NOW)
+    assert [row["event_id"] for row in events_in(warehouse)] == ["a", "b"]
+
+
+def test_rejections_are_written_to_bad_events_once(warehouse: DuckDBWarehouse) -> None:
+    rejection = {
+        "received_at": RECEIVED.isoformat(),
+        "source": "web",
+        "request_id": "req-9",
+        "event_index": 2,
+        "event_id": "x",
+        "reason": "invalid_event",
+        "errors": [{"field": "event_type", "message": "required"}],
+        "payload": '{"event_id": "x"}',
+    }
+    delivery = message(envelope([rejection], kind="bad_events", request_id="req-9"))
+    load_messages([delivery], warehouse, now=NOW)
+    load_messages([delivery], warehouse, now=NOW)  # redelivered
+    rows = bad_in(warehouse)
+    assert len(rows) == 1
+    assert (rows[0]["reason"], rows[0]["event_index"]) == ("invalid_event", 2)
+    assert json.loads(rows[0]["errors"]) == rejection["errors"]
+
+
+def test_malformed_message_is_parked_not_raised(warehouse: DuckDBWarehouse) -> None:
+    garbage = b"\xff not json " + b"x" * (PAYLOAD_LIMIT * 2)
+    stats = load_messages(
+        [Message(data=garbage, attributes={"source": "web"}, message_id="m-bad")],
+        warehouse,
+        now=NOW,
+    )
+    rows = bad_in(warehouse)
+    assert stats.malformed == 1
+    assert len(rows) == 1
+    assert rows[0]["reason"] == "malformed_message"
+    assert rows[0]["request_id"] == "m-bad"
+    assert rows[0]["received_at"] == NOW
+    assert len(rows[0]["payload"].encode()) <= PAYLOAD_LIMIT
+    assert "not json" in rows[0]["payload"]
+
+
+def test_a_bad_record_is_parked_and_its_neighbours_load(warehouse: DuckDBWarehouse) -> None:
+    records = [event("good"), event("bad", timestamp="not a time"), event("good2")]
+    stats = load_messages([message(envelope(records))], warehouse, now=NOW)
+    assert [row["event_id"] for row in events_in(warehouse)] == ["good", "good2"]
+    parked = bad_in(warehouse)
+    assert stats.malformed == 1
+    assert [(r["reason"], r["event_index"], r["event_id"]) for r in parked] == [
+        ("malformed_message", 1, "bad")
+    ]
+    assert json.loads(parked[0]["errors"])[0]["field"] == "timestamp"
+
+
+class FailingWarehouse:
+    """A warehouse whose inserts fail, as BigQuery does during an outage."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def ensure_tables(self) -> None:
+        return None
+
+    def insert_rows(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        row_ids: Sequence[str] | None = None,
+    ) -> None:
+        self.attempts += 1
+        raise WarehouseError("backend unavailable")
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        raise WarehouseError("backend unavailable")
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        raise WarehouseError("backend unavailable")
+
+    def close(self) -> None:
+        return None
+
+
+def test_warehouse_failure_propagates_for_redelivery() -> None:
+    failing = FailingWarehouse()
+    with pytest.raises(WarehouseError):
+        load_messages([message(envelope([event("e1")]))], failing, now=NOW)
+    assert failing.attempts == 1
+
+
+def test_then_the_redelivery_loads(warehouse: DuckDBWarehouse) -> None:
+    delivery = message(envelope([event("e1")]))
+    with pytest.raises(WarehouseError):
+        load_messages([delivery], FailingWarehouse(), now=NOW)
+    load_messages([delivery], warehouse, now=NOW)
+    assert [row["event_id"] for row in events_in(warehouse)] == ["e1"]
