@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -250,6 +251,11 @@ def dev_options(args: argparse.Namespace) -> DevOptions:
 def run_dev(args: argparse.Namespace) -> int:
     options = dev_options(args)
     stop = threading.Event()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per dashboard request drowns out what matters; warnings still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -328,9 +334,10 @@ def _run_demo_into(
     if stop.is_set() or "rollup" not in pipeline.served:
         return
     _wait_for_queue(pipeline, stop)
-    first = date.today() - timedelta(days=demo.HISTORY_DAYS)
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=demo.HISTORY_DAYS)
     url = options.url("rollup") + "/v1/jobs/rollup"
-    body = {"start": first.isoformat(), "end": datetime.now(UTC).date().isoformat()}
+    body = {"start": first.isoformat(), "end": today.isoformat()}
     try:
         response = requests.post(url, json=body, timeout=600)
         print(f"demo: rollup {body['start']}..{body['end']} -> {response.status_code}", flush=True)
