@@ -22,8 +22,11 @@ deduped AS (
     session_id,
     -- Money in another currency cannot be added up: it counts in revenue_daily only.
     IF(currency = @reporting_currency, revenue, NULL) AS revenue,
-    SAFE_CAST(JSON_VALUE(properties, '$.platform_fee') AS FLOAT64) AS platform_fee,
-    SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64) AS rating,
+    -- JSON is parsed only for the events whose property counts: far fewer rows to parse.
+    IF(revenue > 0, SAFE_CAST(JSON_VALUE(properties, '$.platform_fee') AS FLOAT64), NULL)
+      AS platform_fee,
+    IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
+      AS rating,
     duration_ms,
     error_type IS NOT NULL OR success IS FALSE AS is_error
   FROM events
