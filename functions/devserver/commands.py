@@ -254,8 +254,9 @@ def run_dev(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # One line per dashboard request drowns out what matters; warnings still show.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # A line per dashboard request or SMTP connection drowns out what matters; warnings show.
+    for chatty in ("werkzeug", "mail.log"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
