@@ -276,6 +276,9 @@ def run_dev(args: argparse.Namespace) -> int:
     except (DatabaseLocked, SettingsError) as exc:
         print(f"beacon dev: {exc}", file=sys.stderr, flush=True)
         return 1
+    except (RuntimeError, TimeoutError) as exc:  # ingest did not come up; see the ingest log
+        print(f"beacon dev: {exc}; see {pipeline.ingest_log}", file=sys.stderr, flush=True)
+        return 1
     _print_banner(pipeline, options)
     code = 0
     if not args.no_demo and not stop.is_set():
