@@ -276,8 +276,8 @@ def run_dev(args: argparse.Namespace) -> int:
     except (DatabaseLocked, SettingsError) as exc:
         print(f"beacon dev: {exc}", file=sys.stderr, flush=True)
         return 1
-    except (RuntimeError, TimeoutError) as exc:  # ingest did not come up; see the ingest log
-        print(f"beacon dev: {exc}; see {pipeline.ingest_log}", file=sys.stderr, flush=True)
+    except (RuntimeError, TimeoutError) as exc:  # ingest did not come up; it printed why
+        print(f"beacon dev: {exc} (its errors are above)", file=sys.stderr, flush=True)
         return 1
     _print_banner(pipeline, options)
     code = 0
