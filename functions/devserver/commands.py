@@ -19,10 +19,9 @@ from typing import Any
 import requests
 
 from functions.devserver import demo, sender
-from functions.devserver.jobs_client import JobRunError, run_job
+from functions.devserver.jobs_client import JobRunError, local_port, run_job
 from functions.devserver.pipeline import DatabaseLocked, DevOptions, DevPipeline
 from functions.devserver.serving import LOOPBACK, PortInUse
-from functions.registry import function_named
 from functions.schedules import SCHEDULES
 from functions.settings import DEV_ADMIN_TOKEN, DEV_WRITE_KEY, SettingsError
 
@@ -44,9 +43,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _port(name: str) -> int:
-    port = function_named(name).local_port
-    assert port is not None
-    return _env_int(f"BEACON_{name.upper()}_PORT", port)
+    return local_port(name, os.environ)
 
 
 def register(subparsers: Any) -> None:

@@ -23,7 +23,7 @@ from functions import runtime
 from functions.devserver.serving import LOOPBACK, source_of
 from functions.registry import function_named
 from functions.schedules import ScheduledJob, job_named
-from functions.settings import Settings
+from functions.settings import Settings, SettingsError
 
 DEFAULT_REGION = "us-central1"
 # Which job paths read a date range or a dry-run flag from their body. Others would ignore the
@@ -72,10 +72,14 @@ def request_body(
 
 def local_port(function_name: str, env: Mapping[str, str]) -> int:
     """The port `beacon dev` serves the function on: BEACON_<NAME>_PORT, else the registry's."""
-    raw = env.get(f"BEACON_{function_name.upper()}_PORT", "")
+    variable = f"BEACON_{function_name.upper()}_PORT"
+    raw = env.get(variable, "")
     port = function_named(function_name).local_port
     if raw:
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{variable} must be an integer, got {raw!r}") from None
     if port is None:
         raise JobRunError(f"function {function_name} is not served over HTTP")
     return port
