@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from concurrent import futures
 from typing import Any
 
+import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
-from google.cloud import pubsub_v1
 
 from functions.bus import BusUnavailable, Message
 from functions.settings import Settings, SettingsError
