@@ -5,6 +5,10 @@ platform fee, reviews), an online shop (orders of products) and a mentoring plat
 bookings with mentors). Visitors arrive over the last six weeks, more of them on recent days; some
 stay anonymous (leads), some sign up (activated), some pay (customers) and some stop coming back
 (churned), so every dashboard panel, cohort and lifecycle stage has something to show.
+
+`live_events` continues that history in real time: an endless stream stamped from a start time on,
+which begins with a deliberate error spike (a backend outage) so the error-rate alert fires once
+and resolves as normal traffic dilutes it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +25,18 @@ from typing import Any
 HISTORY_DAYS = 42
 DAILY_GROWTH = 1.035  # new visitors per day grow ~3.5 % a day: recent days are the busiest
 MIN_RETURN_GAP_HOURS = 0.5
+
+DEFAULT_LIVE_RATE = 3.0  # live events a second: well over the error-rate check's hourly minimum
+SPIKE_SECONDS = 120.0  # the outage at the start of the live stream
+# During the outage most API calls fail, fast (a refused upstream, so no latency alert), and the
+# clients report some of those failures as errors of their own: about a third of events are
+# errors. Normal traffic has about 1.4 %, so the last hour's rate falls back under the default 5 %
+# threshold about (0.33 - 0.05) * 2 min / (0.05 - 0.014) = 16 minutes after the spike ends.
+SPIKE_API_FAILURE = 0.8
+SPIKE_CLIENT_ERROR = 0.3
+LIVE_SESSIONS = 6  # visitors browsing at the same moment, so realtime tiles show several users
+LIVE_RETURNING = 0.3  # share of live sessions by a visitor seen earlier in the stream
+LIVE_KNOWN_VISITORS = 200  # how many earlier visitors may come back
 
 
 @dataclass(frozen=True)
@@ -484,6 +501,92 @@ def _uuid(rng: random.Random) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def live_events(
+    *,
+    seed: int,
+    start: datetime,
+    rate: float = DEFAULT_LIVE_RATE,
+    spike_seconds: float = SPIKE_SECONDS,
+) -> Iterator[dict[str, Any]]:
+    """Endless live traffic after `start`, `rate` events a second on average; deterministic.
+
+    Arrivals are Poisson; each event comes from one of a few concurrent sessions. Events before
+    start + spike_seconds belong to the outage (see SPIKE_API_FAILURE); 0 turns the spike off.
+    """
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    rng = random.Random(seed)
+    moment = start.astimezone(UTC)
+    spike_end = moment + timedelta(seconds=spike_seconds)
+    visitors = _LiveVisitors(rng)
+    sessions = [visitors.next_session() for _ in range(LIVE_SESSIONS)]
+    while True:
+        moment += timedelta(seconds=rng.expovariate(rate))
+        slot = rng.randrange(LIVE_SESSIONS)
+        if not sessions[slot]:
+            sessions[slot] = visitors.next_session()
+        event = sessions[slot].popleft()
+        if moment < spike_end:
+            event = _outage(rng, event, sessions[slot])
+        event["timestamp"] = _iso(moment)
+        yield event
+
+
+class _LiveVisitors:
+    """New visitors, and earlier ones coming back, each session's events in order."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.known: list[tuple[_Visitor, int]] = []  # (visitor, sessions so far)
+
+    def next_session(self) -> deque[dict[str, Any]]:
+        rng = self.rng
+        if self.known and rng.random() < LIVE_RETURNING:
+            visitor, index = self.known.pop(rng.randrange(len(self.known)))
+        else:
+            visitor, index = _new_visitor(rng), 0
+        # The session's own clock is unused: live_events stamps each event as it is emitted.
+        session = _Session(rng, visitor, datetime.min.replace(tzinfo=UTC))
+        if visitor.is_bot:
+            _crawl(session)
+            return deque(session.events)
+        _browse(session, index)
+        self.known.append((visitor, index + 1))
+        if len(self.known) > LIVE_KNOWN_VISITORS:
+            self.known.pop(0)
+        return deque(session.events)
+
+
+def _outage(
+    rng: random.Random, event: dict[str, Any], session: deque[dict[str, Any]]
+) -> dict[str, Any]:
+    """The event as the outage changes it; a client's own error report goes next in its session."""
+    if event["event_type"] != "api_call" or rng.random() >= SPIKE_API_FAILURE:
+        return event
+    failed = {
+        **event,
+        "success": False,
+        "error_type": "upstream_5xx",
+        "duration_ms": round(rng.lognormvariate(math.log(35.0), 0.4), 1),
+    }
+    if rng.random() < SPIKE_CLIENT_ERROR:
+        error_type, message = CLIENT_ERRORS[1]  # network_error: "Failed to fetch"
+        shared = {k: v for k, v in event.items() if k not in _API_CALL_FIELDS}
+        session.appendleft(
+            {
+                **shared,
+                "event_id": _uuid(rng),
+                "event_type": "error",
+                "error_type": error_type,
+                "properties": {"message": message},
+            }
+        )
+    return failed
+
+
+_API_CALL_FIELDS = frozenset({"duration_ms", "success", "error_type", "properties"})
 
 
 def batches(events: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
