@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import secrets
 import signal
@@ -28,6 +29,7 @@ from functions.settings import DEV_ADMIN_TOKEN, DEV_WRITE_KEY, SettingsError
 EXIT_USAGE = 2  # argparse's code, also used for a port already taken
 DEFAULT_DEMO_EVENTS = 20_000
 DRAIN_WAIT_SECONDS = 120.0
+SPIKE_MINUTES = round(demo.SPIKE_SECONDS / 60)
 
 
 def _env(name: str, default: str) -> str:
@@ -40,6 +42,25 @@ def _env_int(name: str, default: int) -> int:
         return int(raw) if raw else default
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _rate(raw: str) -> float:
+    """Events a second: a finite number, 0 or more."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of events a second, 0 or more: {raw!r}")
+    return value
+
+
+def _env_rate(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return _rate(raw) if raw else default
+    except argparse.ArgumentTypeError as exc:
+        raise SettingsError(f"{name} {exc}") from None
 
 
 def _port(name: str) -> int:
@@ -103,13 +124,30 @@ def _register_dev(subparsers: Any) -> None:
         "--no-demo",
         action="store_true",
         default=_env("BEACON_NO_DEMO", "") not in ("", "0", "false"),
-        help="do not send demo events at start; env BEACON_NO_DEMO=1",
+        help="send no demo events at all (neither the history nor the live stream); "
+        "env BEACON_NO_DEMO=1",
     )
     parser.add_argument(
         "--demo-events",
         type=int,
         default=_env_int("BEACON_DEMO_EVENTS", DEFAULT_DEMO_EVENTS),
-        help="how many demo events to send into an empty database; env BEACON_DEMO_EVENTS",
+        help="how many demo events of history to send into an empty database; "
+        "env BEACON_DEMO_EVENTS",
+    )
+    parser.add_argument(
+        "--live-rate",
+        type=_rate,
+        default=_env_rate("BEACON_LIVE_RATE", demo.DEFAULT_LIVE_RATE),
+        metavar="EVENTS_PER_SECOND",
+        help="after the history, keep sending live demo events, timestamped now, at this rate "
+        "(0 turns the live stream off); env BEACON_LIVE_RATE",
+    )
+    parser.add_argument(
+        "--no-error-spike",
+        action="store_true",
+        default=_env("BEACON_NO_ERROR_SPIKE", "") not in ("", "0", "false"),
+        help=f"start the live stream without its deliberate {SPIKE_MINUTES}-minute error spike "
+        "(which makes the error-rate alert fire, then resolve); env BEACON_NO_ERROR_SPIKE=1",
     )
     parser.set_defaults(handler=run_dev)
 
@@ -278,15 +316,25 @@ def run_dev(args: argparse.Namespace) -> int:
         return 1
     _print_banner(pipeline, options)
     code = 0
+    live: sender.LiveSender | None = None
     if not args.no_demo and not stop.is_set():
         _run_demo_into(pipeline, options, args.demo_events, stop)
+    if not args.no_demo and args.live_rate > 0 and not stop.is_set():
+        live = _start_live(pipeline, options, args.live_rate, spike=not args.no_error_spike)
     while not stop.wait(0.5):
         if pipeline.ingest_exit_code() is not None:
             print(f"beacon dev: ingest exited with code {pipeline.ingest_exit_code()}", flush=True)
             code = 1
             break
     print("beacon dev: stopping; draining the queue into DuckDB", flush=True)
-    drained = pipeline.stop()
+    drained = pipeline.stop()  # stops the live stream before ingest, so all it sent is queued
+    if live is not None:
+        report = live.report
+        print(
+            f"live demo: sent {report.sent} events (accepted {report.accepted}, "
+            f"rejected {report.rejected}, dropped {live.dropped})",
+            flush=True,
+        )
     if not drained:
         print("beacon dev: queue not fully drained; the rest loads at next start", flush=True)
     print(f"beacon dev: stopped; {options.data_dir / 'beacon.duckdb'} is closed", flush=True)
@@ -311,7 +359,10 @@ def _print_banner(pipeline: DevPipeline, options: DevOptions) -> None:
             lines.append(f"{name:<11} {options.url(name)}  (private jobs; see `beacon jobs run`)")
     if pipeline.smtp_available:
         mail = options.data_dir / "mail"
-        lines.append(f"smtp sink   {options.host}:{options.ports['smtp']} -> {mail}/*.eml")
+        to = ", ".join(pipeline.settings.alert_recipients)
+        lines.append(
+            f"smtp sink   {options.host}:{options.ports['smtp']} -> {mail}/*.eml  (alerts to {to})"
+        )
     if pipeline.released:
         lines.append(f"redelivering {pipeline.released} messages a stopped run had in flight")
     lines.append("Ctrl-C to stop (the queue drains into DuckDB first)")
@@ -344,6 +395,34 @@ def _run_demo_into(
         print(f"demo: rollup {body['start']}..{body['end']} -> {response.status_code}", flush=True)
     except requests.RequestException as exc:
         print(f"demo: rollup failed: {exc}", file=sys.stderr, flush=True)
+
+
+def _start_live(
+    pipeline: DevPipeline, options: DevOptions, rate: float, *, spike: bool
+) -> sender.LiveSender:
+    events = demo.live_events(
+        seed=secrets.randbits(32),
+        start=datetime.now(UTC),
+        rate=rate,
+        spike_seconds=demo.SPIKE_SECONDS if spike else 0.0,
+    )
+    live = sender.LiveSender(events, options.url("ingest"), options.write_key)
+    pipeline.start_feed(live)
+    print(
+        f"live demo: {rate:g} events/s to {options.url('ingest')}, timestamped now "
+        "(--live-rate, 0 turns it off)",
+        flush=True,
+    )
+    if spike:
+        mail = options.data_dir / "mail"
+        print(
+            f"live demo: the first {SPIKE_MINUTES} minutes are an error spike, on purpose "
+            "(about a third of events fail): with the default alert settings the error-rate "
+            f"alert mails once to {mail}/ and a resolved mail follows about 15-25 minutes "
+            "later (--no-error-spike turns the spike off)",
+            flush=True,
+        )
+    return live
 
 
 def _events_in_database(pipeline: DevPipeline) -> int:

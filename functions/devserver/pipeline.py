@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 IN_PROCESS_FUNCTIONS = ("query", "rollup", "alerts")  # those bound to the DuckDB connection
 SOURCE_NAME = "dev"  # the write key's source name under `beacon dev`
+# Alerts with no recipient are recorded but never mailed; locally every mail lands in the SMTP
+# sink, so an address that goes nowhere else is safe and lets the demo's alert show up as a file.
+DEV_ALERT_RECIPIENT = "dev@localhost"
 
 
 class DatabaseLocked(RuntimeError):
@@ -88,6 +91,7 @@ def dev_environment(options: DevOptions, base: Mapping[str, str]) -> dict[str, s
             "BEACON_SMTP_PORT": str(options.ports["smtp"]),
             "BEACON_SMTP_SECURITY": "none",
             "BEACON_DASHBOARD_URL": env.get("BEACON_DASHBOARD_URL") or options.url("query") + "/",
+            "BEACON_ALERT_RECIPIENTS": env.get("BEACON_ALERT_RECIPIENTS") or DEV_ALERT_RECIPIENT,
         }
     )
     return env
@@ -134,6 +138,7 @@ class DevPipeline:
         self._log_file: IO[bytes] | None = None
         self.released = 0  # leases of a killed predecessor made claimable again
         self._parts: list[Stoppable] = []  # started in-process parts, stopped in reverse
+        self._feeds: list[Stoppable] = []  # event senders into ingest, stopped before it
 
     def check_ports(self) -> None:
         wanted = ["ingest", *self.served] + (["smtp"] if self.smtp_available else [])
@@ -184,6 +189,12 @@ class DevPipeline:
         jobs = [job for job in SCHEDULES if job.function in urls]
         self._start_part(LocalScheduler(jobs, HttpFire(urls)))
 
+    def start_feed(self, feed: Stoppable) -> None:
+        """Start something that sends events to ingest, such as the live demo stream."""
+        # stop() ends feeds before ingest, so all they had accepted is queued when it drains.
+        feed.start()
+        self._feeds.append(feed)
+
     def _start_part(self, part: Stoppable) -> None:
         part.start()
         self._parts.append(part)
@@ -204,7 +215,11 @@ class DevPipeline:
     def stop(self) -> bool:
         """Stop accepting, drain the queue into DuckDB, close DuckDB. True when fully drained."""
         drained = True
-        # The scheduler first (no new jobs), then ingest (no new events), then the rest.
+        # Event feeds and the scheduler first (no new events or jobs), then ingest, then the rest.
+        for feed in self._feeds:
+            with _logged(f"stopping {type(feed).__name__}"):
+                feed.stop()
+        self._feeds.clear()
         scheduler = [p for p in self._parts if isinstance(p, LocalScheduler)]
         for job_clock in scheduler:
             job_clock.stop()

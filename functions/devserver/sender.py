@@ -2,25 +2,32 @@
 
 A batch answered 5xx, 429 or not at all is sent again (same event ids, so a retry after an
 answer that got lost cannot double-count); a 4xx other than 429 is the client's fault and is
-reported, not retried.
+reported, not retried. Setting `stop` ends sending between batches and cuts a retry's pause short,
+so Ctrl-C never waits out a backoff.
+
+`LiveSender` sends an endless, timestamped stream (demo.live_events) as each event comes due.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import requests
 
+logger = logging.getLogger(__name__)
+
 BATCH_PATH = "/v1/batch"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BATCH = 500  # ingest's limit on events per request
 
 
 class SendFailed(RuntimeError):
@@ -34,6 +41,13 @@ class SendReport:
     rejected: int = 0
     retries: int = 0
     errors: list[str] = field(default_factory=list)  # first rejection messages, for the user
+
+    def add(self, other: SendReport) -> None:
+        self.sent += other.sent
+        self.accepted += other.accepted
+        self.rejected += other.rejected
+        self.retries += other.retries
+        self.errors.extend(other.errors[: max(0, 5 - len(self.errors))])
 
 
 def batch_body(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -103,7 +117,11 @@ def send_events(
         if stop is not None and stop.is_set():
             break
         chunk = events[start : start + batch_size]
-        answer = _post_with_retries(http, base_url + BATCH_PATH, chunk, compress, attempts, report)
+        answer = _post_with_retries(
+            http, base_url + BATCH_PATH, chunk, compress, attempts, report, stop
+        )
+        if answer is None:  # stopped while waiting to retry: this batch counts as unsent
+            break
         report.sent += len(chunk)
         report.accepted += int(answer.get("accepted", 0))
         rejected = answer.get("rejected") or []
@@ -122,12 +140,16 @@ def _post_with_retries(
     compress: bool,
     attempts: int,
     report: SendReport,
-) -> dict[str, Any]:
+    stop: threading.Event | None,
+) -> dict[str, Any] | None:
+    """The batch's answer; None when `stop` was set during a pause between attempts."""
+    pause = stop or threading.Event()  # never set: a plain sleep
     problem = ""
     for attempt in range(attempts):
         if attempt:
             report.retries += 1
-            time.sleep(min(5.0, 0.2 * 2**attempt))
+            if pause.wait(min(5.0, 0.2 * 2**attempt)):
+                return None
         data, headers = encode(batch_body(events), compress=compress)
         try:
             response = http.post(url, data=data, headers=headers, timeout=30)
@@ -142,3 +164,82 @@ def _post_with_retries(
         answer = response.json()
         return answer if isinstance(answer, dict) else {}
     raise SendFailed(f"POST {url} still failing after {attempts} attempts: {problem}")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _due_at(event: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(event["timestamp"]))
+
+
+class LiveSender:
+    """A daemon thread that sends each event of a timestamped stream once its time has come.
+
+    Every tick, the events now due go out as one batch (more when it fell behind), so the
+    events reach ingest with timestamps of about now. stop() ends it between batches; a batch
+    still failing after its retries is logged and dropped, and the stream goes on.
+    """
+
+    def __init__(
+        self,
+        events: Iterator[dict[str, Any]],
+        base_url: str,
+        write_key: str,
+        *,
+        tick_seconds: float = 1.0,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._events = events
+        self._base_url = base_url
+        self._write_key = write_key
+        self._tick = tick_seconds
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="beacon-live-demo", daemon=True)
+        self.report = SendReport()  # read it after stop()
+        self.dropped = 0  # events of batches that kept failing
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop sending and wait for the batch in flight (its POST times out after 30 s)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        http = requests.Session()
+        upcoming = next(self._events, None)
+        while upcoming is not None and not self._stop.is_set():
+            now = self._clock()
+            due: list[dict[str, Any]] = []
+            while upcoming is not None and _due_at(upcoming) <= now and len(due) < MAX_BATCH:
+                due.append(upcoming)
+                upcoming = next(self._events, None)
+            if due:
+                self._send(http, due)
+            if len(due) < MAX_BATCH:  # caught up: wait for the next tick
+                self._stop.wait(self._tick)
+
+    def _send(self, http: requests.Session, events: Sequence[dict[str, Any]]) -> None:
+        try:
+            part = send_events(
+                events,
+                self._base_url,
+                self._write_key,
+                batch_size=MAX_BATCH,
+                stop=self._stop,
+                session=http,
+            )
+        except SendFailed as exc:
+            self.dropped += len(events)
+            logger.warning("live demo: %d events dropped: %s", len(events), exc)
+            return
+        self.report.add(part)
