@@ -1,0 +1,208 @@
+"""The warehouse in the cloud: BigQuery, through the official client.
+
+Every job runs in the configured dataset (so SQL names tables bare), with typed query parameters
+and a maximum_bytes_billed guard. Streaming inserts carry the row ids as insertId, which BigQuery
+uses to drop a row re-sent within about a minute (best effort; queries de-duplicate on event_id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from google.api_core import exceptions as google_exceptions
+from google.cloud import bigquery
+
+from functions.settings import Settings
+from functions.sqlfiles import table_ddl
+from functions.warehouse import QueryResult, WarehouseError
+from functions.warehouse.rowjson import RowEncodingError, dumps, json_column_text
+from functions.warehouse.schema import json_columns
+
+MAX_ROWS_PER_REQUEST = 500  # BigQuery recommends at most 500 rows per insertAll request
+MAX_BYTES_PER_REQUEST = 9 * 1024 * 1024  # under the 10 MB request limit, leaving headroom
+_ERRORS_SHOWN = 3
+
+
+def _scalar_type(value: Any) -> str:
+    # Order matters: bool is an int, datetime is a date.
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, Decimal):
+        return "NUMERIC"
+    if isinstance(value, datetime):
+        return "TIMESTAMP"
+    if isinstance(value, date):
+        return "DATE"
+    if isinstance(value, str) or value is None:
+        return "STRING"
+    raise WarehouseError(f"no BigQuery type for a parameter of type {type(value).__name__}")
+
+
+def _utc(value: Any) -> Any:
+    # A naive datetime is UTC, as in BigQuery itself and the DuckDB adapter.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def query_parameter(
+    name: str, value: Any
+) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    """A typed BigQuery parameter for a Python value; a list becomes an ARRAY of its items' type."""
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_utc(item) for item in value]
+        kinds = {_scalar_type(item) for item in items if item is not None}
+        if len(kinds) > 1:
+            raise WarehouseError(f"parameter {name} mixes types: {', '.join(sorted(kinds))}")
+        return bigquery.ArrayQueryParameter(name, kinds.pop() if kinds else "STRING", items)
+    return bigquery.ScalarQueryParameter(name, _scalar_type(value), _utc(value))
+
+
+def _json_row(row: Mapping[str, Any], json_cols: frozenset[str]) -> dict[str, Any]:
+    """A row as insertAll wants it: times as ISO 8601 text, JSON columns as JSON text."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in json_cols:
+            out[name] = json_column_text(value)
+        elif isinstance(value, datetime):
+            out[name] = _utc(value).isoformat()
+        elif isinstance(value, date):
+            out[name] = value.isoformat()
+        elif isinstance(value, Decimal):
+            out[name] = str(value)
+        else:
+            out[name] = value
+    return out
+
+
+def chunks(
+    rows: Sequence[dict[str, Any]], row_ids: Sequence[str] | None
+) -> Iterator[tuple[list[dict[str, Any]], list[str] | None]]:
+    """Split rows into requests of at most 500 rows and about 9 MB of JSON each."""
+    batch: list[dict[str, Any]] = []
+    ids: list[str] = []
+    size = 0
+    for position, row in enumerate(rows):
+        row_size = len(dumps(row).encode()) + 64  # + insertId and framing
+        if batch and (
+            len(batch) >= MAX_ROWS_PER_REQUEST or size + row_size > MAX_BYTES_PER_REQUEST
+        ):
+            yield batch, (ids if row_ids is not None else None)
+            batch, ids, size = [], [], 0
+        batch.append(row)
+        if row_ids is not None:
+            ids.append(row_ids[position])
+        size += row_size
+    if batch:
+        yield batch, (ids if row_ids is not None else None)
+
+
+class BigQueryWarehouse:
+    def __init__(
+        self,
+        client: bigquery.Client,
+        dataset: str,
+        *,
+        location: str,
+        max_bytes_billed: int,
+        timeout: float = 60.0,
+    ) -> None:
+        # timeout bounds the client's retries of a request (its default is 10 minutes): a load
+        # call should rather fail and let Pub/Sub redeliver than hold its instance that long.
+        self.timeout = timeout
+        self.retry = bigquery.DEFAULT_RETRY.with_timeout(timeout)
+        self.client = client
+        self.location = location
+        self.max_bytes_billed = max_bytes_billed
+        self.dataset = bigquery.DatasetReference(client.project, dataset)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BigQueryWarehouse:
+        client = bigquery.Client(
+            project=settings.gcp_project or None, location=settings.bigquery_location
+        )
+        return cls(
+            client,
+            settings.dataset,
+            location=settings.bigquery_location,
+            max_bytes_billed=settings.max_bytes_billed,
+        )
+
+    def ensure_tables(self) -> None:
+        dataset = bigquery.Dataset(self.dataset)
+        dataset.location = self.location
+        try:
+            self.client.create_dataset(dataset, exists_ok=True)
+        except google_exceptions.GoogleAPIError as exc:
+            raise WarehouseError(f"cannot create dataset {self.dataset.dataset_id}: {exc}") from exc
+        for ddl in table_ddl().values():
+            self._run(ddl, None)
+
+    def insert_rows(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        row_ids: Sequence[str] | None = None,
+    ) -> None:
+        if not rows:
+            return
+        if row_ids is not None and len(row_ids) != len(rows):
+            raise WarehouseError(f"{len(rows)} rows but {len(row_ids)} row ids")
+        json_cols = json_columns(table)
+        try:
+            encoded = [_json_row(row, json_cols) for row in rows]
+        except RowEncodingError as exc:
+            raise WarehouseError(f"insert into {table}: {exc}") from exc
+        destination = self.dataset.table(table)
+        for batch, ids in chunks(encoded, row_ids):
+            try:
+                errors = self.client.insert_rows_json(
+                    destination,
+                    batch,
+                    row_ids=ids if ids is not None else bigquery.AutoRowIDs.GENERATE_UUID,
+                    retry=self.retry,
+                )
+            except (google_exceptions.GoogleAPIError, ValueError) as exc:
+                raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+            if errors:
+                shown = "; ".join(str(error) for error in errors[:_ERRORS_SHOWN])
+                raise WarehouseError(
+                    f"insert into {table}: {len(errors)} rows refused, first: {shown}"
+                )
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        job, result = self._run(sql, params)
+        columns = [field.name for field in result.schema or []]
+        rows = [dict(row.items()) for row in result]
+        return QueryResult(
+            rows=rows, bytes_billed=int(job.total_bytes_billed or 0), columns=columns
+        )
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        job, _ = self._run(sql, params)
+        return int(job.num_dml_affected_rows or 0)
+
+    def close(self) -> None:
+        self.client.close()  # type: ignore[no-untyped-call]
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None) -> tuple[bigquery.QueryJob, Any]:
+        config = bigquery.QueryJobConfig(
+            default_dataset=self.dataset,
+            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
+            maximum_bytes_billed=self.max_bytes_billed,
+        )
+        try:
+            job = self.client.query(
+                sql, job_config=config, location=self.location, retry=self.retry
+            )
+            return job, job.result(retry=self.retry, timeout=self.timeout)
+        except (google_exceptions.GoogleAPIError, TimeoutError) as exc:
+            raise WarehouseError(f"BigQuery job failed: {exc}") from exc

@@ -1,0 +1,43 @@
+"""Start the BigQuery emulator (bqemulator 1.4.0) offline, on the REST port given.
+
+Run with .venv-bqemu's Python (scripts/setup-bqemulator.sh makes it):
+    .venv-bqemu/bin/python scripts/bqemulator_launcher.py PORT [PROJECT]
+bqemulator loads DuckDB's spatial extension at start-up, which means a download; offline that
+fails and stops the server. Beacon has no GEOGRAPHY columns, so the loader becomes a no-op.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 1:
+        raise SystemExit("usage: bqemulator_launcher.py PORT [PROJECT]")
+    port, project = argv[0], (argv[1] if len(argv) > 1 else "beacon-test")
+
+    from bqemulator.storage.engine import DuckDBEngine
+
+    def _no_spatial(self: object) -> None:
+        return None
+
+    DuckDBEngine._load_spatial = _no_spatial  # type: ignore[method-assign]
+
+    from bqemulator.cli import main as cli
+
+    cli(
+        [
+            "start",
+            "--rest-host=127.0.0.1",
+            f"--rest-port={port}",
+            "--grpc-host=127.0.0.1",
+            "--grpc-port=0",
+            "--ephemeral",
+            f"--project={project}",
+            "--log-level=warning",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

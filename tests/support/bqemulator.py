@@ -1,0 +1,59 @@
+"""A session-wide BigQuery emulator (bqemulator in .venv-bqemu) and a real client for it."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from tests.support.serve import REPO, free_port, wait_for_http
+
+PROJECT = "beacon-test"
+EMULATOR_PYTHON = REPO / ".venv-bqemu" / "bin" / "python"
+LAUNCHER = REPO / "scripts" / "bqemulator_launcher.py"
+
+
+def client_for(url: str, project: str = PROJECT) -> bigquery.Client:
+    return bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=url),
+    )
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator() -> Iterator[str]:
+    """Base URL of a running emulator; skips when scripts/setup-bqemulator.sh has not run."""
+    if not EMULATOR_PYTHON.exists():
+        pytest.skip(
+            "BigQuery emulator absent: run scripts/setup-bqemulator.sh to create .venv-bqemu"
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [str(EMULATOR_PYTHON), str(LAUNCHER), str(port), PROJECT],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/bigquery/v2/projects/{PROJECT}/datasets", timeout=60, process=process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def bigquery_client(bigquery_emulator: str) -> Iterator[bigquery.Client]:
+    client = client_for(bigquery_emulator)
+    yield client
+    client.close()  # type: ignore[no-untyped-call]
