@@ -200,7 +200,7 @@ def warehouse(bigquery_client: bigquery.Client) -> Iterator[BigQueryWarehouse]: 
 
 
 @pytest.mark.emulator
-def test_ensure_tables_creates_partitioned_clustered_guarded_tables(
+def test_ensure_tables_creates_day_partitioned_guarded_tables(
     warehouse: BigQueryWarehouse,
     bigquery_client: bigquery.Client,  # noqa: F811
 ) -> None:
