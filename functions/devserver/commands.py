@@ -417,9 +417,9 @@ def _start_live(
         mail = options.data_dir / "mail"
         print(
             f"live demo: the first {SPIKE_MINUTES} minutes are an error spike, on purpose "
-            "(about a third of events fail): with the default alert settings the error-rate "
-            f"alert mails once to {mail}/ and a resolved mail follows about 15-25 minutes "
-            "later (--no-error-spike turns the spike off)",
+            "(about a third of events are errors): with the default alert settings the error-rate "
+            f"alert mails once to {mail}/ within about 5 minutes, and a resolved mail about "
+            "15-25 minutes after the start (--no-error-spike turns the spike off)",
             flush=True,
         )
     return live
