@@ -179,7 +179,8 @@ class LiveSender:
 
     Every tick, the events now due go out as one batch (more when it fell behind), so the
     events reach ingest with timestamps of about now. stop() ends it between batches; a batch
-    still failing after its retries is logged and dropped, and the stream goes on.
+    refused (4xx) or still failing after its retries is logged and dropped, and the stream goes
+    on: a demo should not stop over one bad moment.
     """
 
     def __init__(
@@ -215,18 +216,18 @@ class LiveSender:
             self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
-        http = requests.Session()
-        upcoming = next(self._events, None)
-        while upcoming is not None and not self._stop.is_set():
-            now = self._clock()
-            due: list[dict[str, Any]] = []
-            while upcoming is not None and _due_at(upcoming) <= now and len(due) < MAX_BATCH:
-                due.append(upcoming)
-                upcoming = next(self._events, None)
-            if due:
-                self._send(http, due)
-            if len(due) < MAX_BATCH:  # caught up: wait for the next tick
-                self._stop.wait(self._tick)
+        with requests.Session() as http:
+            upcoming = next(self._events, None)
+            while upcoming is not None and not self._stop.is_set():
+                now = self._clock()
+                due: list[dict[str, Any]] = []
+                while upcoming is not None and _due_at(upcoming) <= now and len(due) < MAX_BATCH:
+                    due.append(upcoming)
+                    upcoming = next(self._events, None)
+                if due:
+                    self._send(http, due)
+                if len(due) < MAX_BATCH:  # caught up: wait for the next tick
+                    self._stop.wait(self._tick)
 
     def _send(self, http: requests.Session, events: Sequence[dict[str, Any]]) -> None:
         try:
