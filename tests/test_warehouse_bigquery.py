@@ -20,6 +20,7 @@ from functions.warehouse.bigquery import (
     MAX_BYTES_PER_REQUEST,
     MAX_ROWS_PER_REQUEST,
     BigQueryWarehouse,
+    as_transaction,
     chunks,
     query_parameter,
 )
@@ -254,6 +255,39 @@ def test_execute_runs_dml_with_parameters(warehouse: BigQueryWarehouse) -> None:
         "SELECT event_id FROM events WHERE DATE(`timestamp`) = @day", {"day": DAY}
     )
     assert [row["event_id"] for row in left.rows] == ["e2"]
+
+
+def test_dml_scripts_are_wrapped_in_one_transaction() -> None:
+    script = "DELETE FROM daily WHERE day = @day; INSERT INTO daily SELECT @day, 1;"
+    wrapped = as_transaction(script)
+    assert wrapped.startswith("BEGIN TRANSACTION;")
+    assert wrapped.endswith("COMMIT TRANSACTION;")
+    assert script.rstrip(";") in wrapped
+    single = "DELETE FROM daily WHERE day = @day"
+    assert as_transaction(single) == single
+    with_ddl = "CREATE TABLE IF NOT EXISTS t (a INT64); INSERT INTO t VALUES (1)"
+    assert as_transaction(with_ddl) == with_ddl
+
+
+@pytest.mark.emulator
+def test_script_runs_atomically(warehouse: BigQueryWarehouse) -> None:
+    # The emulator leaves the rows whether or not the script is wrapped (it does not run a
+    # failing script's earlier statements); on BigQuery the wrapping pinned above is what does.
+    warehouse.insert_rows("events", [event_row("e1"), event_row("e2")])
+    with pytest.raises(WarehouseError):
+        warehouse.execute(
+            # The INSERT fails while running (not while being checked), after the DELETE ran.
+            "DELETE FROM events WHERE DATE(`timestamp`) = @day; "
+            "INSERT INTO events "
+            "(event_id, event_type, `timestamp`, received_at, loaded_at, source) "
+            "SELECT ERROR('forced failure'), 'x', @at, @at, @at, 'web';",
+            {"day": DAY, "at": NOON},
+        )
+    left = warehouse.query(
+        "SELECT event_id FROM events WHERE DATE(`timestamp`) = @day ORDER BY event_id",
+        {"day": DAY},
+    )
+    assert [row["event_id"] for row in left.rows] == ["e1", "e2"]
 
 
 @pytest.mark.emulator

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+import sqlglot
 from google.api_core import exceptions as google_exceptions
 from google.cloud import bigquery
+from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from functions.settings import Settings
 from functions.sqlfiles import table_ddl
@@ -24,6 +28,7 @@ from functions.warehouse.schema import json_columns
 MAX_ROWS_PER_REQUEST = 500  # BigQuery recommends at most 500 rows per insertAll request
 MAX_BYTES_PER_REQUEST = 9 * 1024 * 1024  # under the 10 MB request limit, leaving headroom
 _ERRORS_SHOWN = 3
+_DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 
 
 def _scalar_type(value: Any) -> str:
@@ -102,6 +107,23 @@ def chunks(
         size += row_size
     if batch:
         yield batch, (ids if row_ids is not None else None)
+
+
+@lru_cache(maxsize=256)
+def as_transaction(sql: str) -> str:
+    """A script of several DML statements wrapped in one BigQuery transaction.
+
+    The DuckDB adapter runs every script atomically; this gives BigQuery the same meaning, so a
+    rollup's "DELETE the days; INSERT the days" never leaves the days empty if the INSERT fails.
+    Scripts with DDL or their own transaction control are left as written.
+    """
+    try:
+        statements = [tree for tree in sqlglot.parse(sql, read="bigquery") if tree is not None]
+    except ParseError:
+        return sql  # BigQuery will say what is wrong with it
+    if len(statements) < 2 or not all(isinstance(tree, _DML) for tree in statements):
+        return sql
+    return f"BEGIN TRANSACTION;\n{sql.strip().rstrip(';')};\nCOMMIT TRANSACTION;"
 
 
 class BigQueryWarehouse:
@@ -187,7 +209,8 @@ class BigQueryWarehouse:
         )
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        job, _ = self._run(sql, params)
+        """Run a statement or script; a multi-statement DML script runs as one transaction."""
+        job, _ = self._run(as_transaction(sql), params)
         return int(job.num_dml_affected_rows or 0)
 
     def close(self) -> None:
