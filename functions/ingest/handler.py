@@ -7,7 +7,6 @@ refuses, nothing is accepted and the client is told to retry (503).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -23,12 +22,14 @@ from functions.ingest.responses import (
     json_response,
     log_request,
 )
-from functions.runtime import get_publisher, get_settings
+from functions.runtime import get_publisher
 from functions.schema import FieldError, validate_events
+from functions.settings import Settings
 
 
-def handle_post(request: flask.Request, kind: Kind, headers: dict[str, str]) -> flask.Response:
-    settings = get_settings()
+def handle_post(
+    request: flask.Request, kind: Kind, headers: dict[str, str], settings: Settings
+) -> flask.Response:
     source = authenticate(
         request.headers.get("Authorization"), request.args.get("key"), settings.write_keys
     )
@@ -43,7 +44,7 @@ def handle_post(request: flask.Request, kind: Kind, headers: dict[str, str]) -> 
 
     now = datetime.now(UTC)
     received_at = now.isoformat()
-    request_id = uuid.uuid4().hex
+    request_id = records.new_request_id()
     headers = {**headers, "X-Request-Id": request_id}
     log = {"path": request.path, "source": source, "request_id": request_id}
 

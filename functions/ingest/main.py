@@ -24,12 +24,14 @@ def ingest(request: flask.Request) -> flask.Response:
     if kind is None:
         return error_response(404, "not_found", f"no endpoint at {request.path}")
     origin = request.headers.get("Origin")
-    allowed_origins = get_settings().allowed_origins
+    settings = get_settings()
     if request.method == "OPTIONS":
-        return flask.Response(status=204, headers=preflight_headers(origin, allowed_origins))
-    headers = cors_headers(origin, allowed_origins)
+        return flask.Response(
+            status=204, headers=preflight_headers(origin, settings.allowed_origins)
+        )
+    headers = cors_headers(origin, settings.allowed_origins)
     if request.method != "POST":
         return error_response(
             405, "method_not_allowed", "use POST", {**headers, "Allow": ALLOWED_METHODS}
         )
-    return handle_post(request, kind, headers)
+    return handle_post(request, kind, headers, settings)
