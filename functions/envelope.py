@@ -18,6 +18,7 @@ ENVELOPE_VERSION = "1"
 ATTRIBUTE_VALUE_LIMIT = 1024  # Pub/Sub's limit on one attribute value, in bytes
 
 Kind = Literal["events", "bad_events"]
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once, not per call
 
 
 class MalformedEnvelope(ValueError):
@@ -43,7 +44,7 @@ class Envelope:
             "sent_at": self.sent_at,
             "records": self.records,
         }
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        data = _ENCODER.encode(body).encode()
         return Message(data=data, attributes=self.attributes())
 
     def attributes(self) -> dict[str, str]:

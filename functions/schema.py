@@ -80,10 +80,16 @@ def _refuse_constant(name: str) -> NoReturn:
     raise InvalidJSON(f"{name} is not valid JSON; numbers must be finite")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)  # json.loads builds one per call
+
+
 def parse_json(text: str | bytes) -> Any:
     """json.loads, except that NaN, Infinity and -Infinity (which Python accepts) are errors."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        if not isinstance(text, str):
+            # What json.loads does with bytes: UTF-8, -16 or -32, told apart by the first bytes.
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        return _DECODER.decode(text)
     except InvalidJSON:
         raise
     except RecursionError:

@@ -185,6 +185,8 @@ def _batch(document: object, raw: bytes) -> Body:
 
 def _valid_timestamp_text(value: object) -> str | None:
     """The event's own sent_at for the envelope, only when valid (the event may be rejected)."""
+    if value is None:  # the common case; skips raising and catching a TimestampError
+        return None
     try:
         parse_timestamp(value)
     except TimestampError:

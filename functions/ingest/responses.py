@@ -11,12 +11,13 @@ from typing import Any
 import flask
 
 RETRY_AFTER_SECONDS = "5"
+_RESPONSE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def json_response(
     body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
 ) -> flask.Response:
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    data = _RESPONSE_JSON.encode(body).encode()
     # An iterator body marks the response as streamed, which stops functions-framework's
     # read_request hook from reading the whole request body before answering: a refused body
     # (413, 401, 415) must not be read into memory. Gunicorn later discards what is left of it
@@ -49,6 +50,7 @@ def _request_logger() -> logging.Logger:
 
 
 _LOGGER = _request_logger()
+_LOG_JSON = json.JSONEncoder(separators=(",", ":"), default=str)  # built once, not per line
 
 
 def log_request(**fields: Any) -> None:
@@ -56,4 +58,4 @@ def log_request(**fields: Any) -> None:
     status = int(fields.get("status", 0))
     severity = "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO"
     line = {"severity": severity, "message": "ingest request", **fields}
-    _LOGGER.info(json.dumps(line, separators=(",", ":"), default=str))
+    _LOGGER.info(_LOG_JSON.encode(line))
