@@ -76,6 +76,7 @@ class Settings:
     gcp_project: str = ""  # BEACON_GCP_PROJECT (falls back to GOOGLE_CLOUD_PROJECT)
     dataset: str = "beacon"  # BEACON_DATASET
     bigquery_location: str = "US"  # BEACON_BIGQUERY_LOCATION
+    gcp_region: str = "us-central1"  # BEACON_GCP_REGION, where the functions and jobs run
     topic: str = "beacon-events"  # BEACON_TOPIC
     # Ingest
     write_keys: Mapping[str, str] = field(default_factory=dict)  # BEACON_WRITE_KEYS: source:key,...
@@ -87,6 +88,7 @@ class Settings:
     dashboard_url: str = ""  # BEACON_DASHBOARD_URL, linked from alert mails
     # Rollups, retention, privacy
     rollup_trailing_days: int = 3  # BEACON_ROLLUP_TRAILING_DAYS
+    reporting_currency: str = "USD"  # BEACON_REPORTING_CURRENCY, the one currency totals add up
     churn_days: int = 30  # BEACON_CHURN_DAYS
     retention_days: int = 400  # BEACON_RETENTION_DAYS, raw events and bad_events
     rollup_retention_days: int = 1825  # BEACON_ROLLUP_RETENTION_DAYS
@@ -132,12 +134,22 @@ class Settings:
             raise SettingsError(
                 f"BEACON_SMTP_SECURITY must be none, starttls or ssl, got {smtp_security!r}"
             )
+        reporting_currency = env.get("BEACON_REPORTING_CURRENCY", "").strip().upper() or "USD"
+        if not (
+            len(reporting_currency) == 3
+            and reporting_currency.isascii()
+            and reporting_currency.isalpha()
+        ):
+            raise SettingsError(
+                f"BEACON_REPORTING_CURRENCY must be an ISO 4217 code, got {reporting_currency!r}"
+            )
         return cls(
             backend=backend,
             data_dir=Path(env.get("BEACON_DATA_DIR", "") or ".beacon"),
             gcp_project=env.get("BEACON_GCP_PROJECT", "") or env.get("GOOGLE_CLOUD_PROJECT", ""),
             dataset=env.get("BEACON_DATASET", "") or "beacon",
             bigquery_location=env.get("BEACON_BIGQUERY_LOCATION", "") or "US",
+            gcp_region=env.get("BEACON_GCP_REGION", "") or "us-central1",
             topic=env.get("BEACON_TOPIC", "") or "beacon-events",
             write_keys=parse_named_keys(env.get("BEACON_WRITE_KEYS", ""), "BEACON_WRITE_KEYS"),
             allowed_origins=_csv(env, "BEACON_ALLOWED_ORIGINS"),
@@ -146,6 +158,7 @@ class Settings:
             cache_seconds=_int(env, "BEACON_CACHE_SECONDS", 30),
             dashboard_url=env.get("BEACON_DASHBOARD_URL", ""),
             rollup_trailing_days=_int(env, "BEACON_ROLLUP_TRAILING_DAYS", 3),
+            reporting_currency=reporting_currency,
             churn_days=_int(env, "BEACON_CHURN_DAYS", 30),
             retention_days=_int(env, "BEACON_RETENTION_DAYS", 400),
             rollup_retention_days=_int(env, "BEACON_ROLLUP_RETENTION_DAYS", 1825),
