@@ -189,7 +189,7 @@ class _UnknownReport(LookupError):
 def _run(path: str, args: dict[str, str], current: _State) -> tuple[bytes, str, dict[str, str]]:
     """Compute one report: (body, mimetype, extra headers)."""
     settings = runtime.get_settings()
-    currency = str(getattr(settings, "reporting_currency", "USD") or "USD")
+    currency = settings.reporting_currency
     warehouse = runtime.get_warehouse()
     name = path.removeprefix("/v1/")
     queries = reports.Queries(warehouse, name, current.costs.record, currency=currency)
