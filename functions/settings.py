@@ -76,6 +76,9 @@ class Settings:
     gcp_project: str = ""  # BEACON_GCP_PROJECT (falls back to GOOGLE_CLOUD_PROJECT)
     dataset: str = "beacon"  # BEACON_DATASET
     bigquery_location: str = "US"  # BEACON_BIGQUERY_LOCATION
+    # BEACON_BIGQUERY_ENDPOINT: API root of a BigQuery emulator (http://127.0.0.1:9050), reached
+    # without credentials; empty (the default, and always in the cloud) means BigQuery itself.
+    bigquery_endpoint: str = ""
     gcp_region: str = "us-central1"  # BEACON_GCP_REGION, where the functions and jobs run
     topic: str = "beacon-events"  # BEACON_TOPIC
     # Ingest
@@ -149,6 +152,7 @@ class Settings:
             gcp_project=env.get("BEACON_GCP_PROJECT", "") or env.get("GOOGLE_CLOUD_PROJECT", ""),
             dataset=env.get("BEACON_DATASET", "") or "beacon",
             bigquery_location=env.get("BEACON_BIGQUERY_LOCATION", "") or "US",
+            bigquery_endpoint=env.get("BEACON_BIGQUERY_ENDPOINT", "").strip(),
             gcp_region=env.get("BEACON_GCP_REGION", "") or "us-central1",
             topic=env.get("BEACON_TOPIC", "") or "beacon-events",
             write_keys=parse_named_keys(env.get("BEACON_WRITE_KEYS", ""), "BEACON_WRITE_KEYS"),

@@ -11,10 +11,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from functions.sqlfiles import table_ddl
 from functions.warehouse import WarehouseError
 from functions.warehouse.bigquery import (
     MAX_BYTES_PER_REQUEST,
@@ -25,6 +30,7 @@ from functions.warehouse.bigquery import (
     query_parameter,
 )
 from tests.support.bqemulator import (  # noqa: F401 (session fixtures)
+    PROJECT,
     bigquery_client,
     bigquery_emulator,
     client_for,
@@ -109,10 +115,12 @@ def test_requests_stay_under_the_byte_limit() -> None:
 class Recorder:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path)
         self.answer: tuple[int, dict[str, Any]] = (
             200,
             {"kind": "bigquery#tableDataInsertAllResponse"},
         )
+        self.get_answer: tuple[int, dict[str, Any]] | None = None  # None: same as POST
 
 
 @pytest.fixture()
@@ -123,7 +131,15 @@ def recorder() -> Iterator[tuple[Recorder, str]]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             record.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
-            status, answer = record.answer
+            record.requests.append(("POST", urlsplit(self.path).path))
+            self.answer(record.answer)
+
+        def do_GET(self) -> None:
+            record.requests.append(("GET", urlsplit(self.path).path))
+            self.answer(record.get_answer or record.answer)
+
+        def answer(self, answer_with: tuple[int, dict[str, Any]]) -> None:
+            status, answer = answer_with
             body = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -296,3 +312,127 @@ def test_bad_sql_raises_warehouse_error(warehouse: BigQueryWarehouse) -> None:
         warehouse.query(
             "SELECT no_such_column FROM events WHERE DATE(`timestamp`) = @d", {"d": DAY}
         )
+
+
+# -- ensure_tables: only what is missing, so read-only functions start ------------------------
+
+
+class RecordingSession(requests.Session):
+    """A real HTTP session that notes every request the BigQuery client makes through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str, str]] = []
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        body = kwargs.get("data") or b""
+        self.calls.append(
+            (method, urlsplit(url).path, body.decode() if isinstance(body, bytes) else str(body))
+        )
+        return super().request(method, url, *args, **kwargs)
+
+    def jobs(self) -> list[str]:
+        """The SQL of every query job sent (jobs.insert or jobs.query)."""
+        sent = [
+            json.loads(body)
+            for method, path, body in self.calls
+            if method == "POST" and path.endswith(("/jobs", "/queries"))
+        ]
+        # jobs.insert nests the SQL in configuration.query; jobs.query has it at the top.
+        return [
+            job.get("configuration", {}).get("query", {}).get("query") or job.get("query", "")
+            for job in sent
+        ]
+
+
+def recording_warehouse(url: str, dataset: str) -> tuple[BigQueryWarehouse, RecordingSession]:
+    session = RecordingSession()
+    client = bigquery.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=url),
+        _http=session,
+    )
+    return BigQueryWarehouse(client, dataset, location="US", max_bytes_billed=10**9), session
+
+
+@pytest.mark.emulator
+def test_ensure_tables_issues_no_create_job_when_every_table_exists(
+    warehouse: BigQueryWarehouse,
+    bigquery_emulator: str,  # noqa: F811
+) -> None:
+    # A function whose account may only read (dataViewer) must start: one listing, no jobs.
+    reader, session = recording_warehouse(bigquery_emulator, warehouse.dataset.dataset_id)
+
+    reader.ensure_tables()
+
+    assert session.jobs() == []
+    assert [(method, path) for method, path, _ in session.calls] == [
+        ("GET", f"/bigquery/v2/projects/{PROJECT}/datasets/{reader.dataset.dataset_id}/tables")
+    ]
+
+
+@pytest.mark.emulator
+def test_ensure_tables_creates_only_the_missing_table(
+    warehouse: BigQueryWarehouse,
+    bigquery_client: bigquery.Client,  # noqa: F811
+    bigquery_emulator: str,  # noqa: F811
+) -> None:
+    bigquery_client.delete_table(warehouse.dataset.table("query_costs"))
+    repairer, session = recording_warehouse(bigquery_emulator, warehouse.dataset.dataset_id)
+
+    repairer.ensure_tables()
+
+    jobs = session.jobs()
+    assert len(jobs) == 1
+    assert "CREATE TABLE IF NOT EXISTS query_costs" in jobs[0]
+    names = {table.table_id for table in bigquery_client.list_tables(warehouse.dataset)}
+    assert names == set(table_ddl())
+
+
+@pytest.mark.emulator
+def test_ensure_tables_creates_an_absent_dataset_and_every_table(
+    bigquery_client: bigquery.Client,  # noqa: F811
+    bigquery_emulator: str,  # noqa: F811
+) -> None:
+    dataset = f"beacon_{uuid.uuid4().hex[:10]}"
+    creator, session = recording_warehouse(bigquery_emulator, dataset)
+    try:
+        creator.ensure_tables()
+
+        names = {table.table_id for table in bigquery_client.list_tables(dataset)}
+        assert names == set(table_ddl())
+        assert len(session.jobs()) == len(table_ddl())
+        assert ("POST", f"/bigquery/v2/projects/{PROJECT}/datasets") in [
+            (method, path) for method, path, _ in session.calls
+        ]
+    finally:
+        bigquery_client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
+
+
+def test_ensure_tables_reports_a_refused_listing_as_warehouse_error(
+    recorder: tuple[Recorder, str],
+) -> None:
+    record, url = recorder
+    record.answer = (403, {"error": {"code": 403, "message": "Access Denied: no tables.list"}})
+    with pytest.raises(WarehouseError, match="Access Denied"):
+        recorded_warehouse(url).ensure_tables()
+
+
+def test_ensure_tables_creates_the_dataset_bigquery_reports_missing(
+    recorder: tuple[Recorder, str],
+) -> None:
+    # BigQuery answers a listing of a missing dataset with 404 (the emulator with an empty list).
+    record, url = recorder
+    record.get_answer = (404, {"error": {"code": 404, "message": "Not found: Dataset beacon"}})
+    record.answer = (403, {"error": {"code": 403, "message": "no bigquery.datasets.create"}})
+
+    with pytest.raises(WarehouseError, match="cannot create dataset beacon"):
+        recorded_warehouse(url).ensure_tables()
+
+    assert record.requests == [
+        ("GET", f"/bigquery/v2/projects/{PROJECT}/datasets/beacon/tables"),
+        ("POST", f"/bigquery/v2/projects/{PROJECT}/datasets"),
+    ]

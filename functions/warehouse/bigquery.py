@@ -15,11 +15,13 @@ from typing import Any
 
 import sqlglot
 from google.api_core import exceptions as google_exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from functions.settings import Settings
+from functions.settings import Settings, SettingsError
 from functions.sqlfiles import table_ddl
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, dumps, json_column_text
@@ -147,9 +149,21 @@ class BigQueryWarehouse:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BigQueryWarehouse:
-        client = bigquery.Client(
-            project=settings.gcp_project or None, location=settings.bigquery_location
-        )
+        if settings.bigquery_endpoint:
+            if not settings.gcp_project:
+                raise SettingsError("BEACON_BIGQUERY_ENDPOINT needs BEACON_GCP_PROJECT too")
+            # An emulator: it checks no credentials, and looking for Google ones would fail or,
+            # worse, find a developer's real ones.
+            client = bigquery.Client(
+                project=settings.gcp_project,
+                location=settings.bigquery_location,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options=ClientOptions(api_endpoint=settings.bigquery_endpoint),
+            )
+        else:
+            client = bigquery.Client(
+                project=settings.gcp_project or None, location=settings.bigquery_location
+            )
         return cls(
             client,
             settings.dataset,
@@ -158,14 +172,55 @@ class BigQueryWarehouse:
         )
 
     def ensure_tables(self) -> None:
+        """Create the dataset and the sql/tables/ tables that are missing; leave the rest alone.
+
+        In the cloud, Pulumi creates the dataset and every table, and most functions may only
+        read them: a CREATE job, even `IF NOT EXISTS`, needs the right to create and would fail
+        their start-up with 403. So the tables are listed first (one call, which readers may
+        make) and a DDL job runs only for a table that is absent.
+        """
+        existing = self._existing_tables()
+        if existing is None:
+            self._create_dataset()
+            existing = frozenset()
+        for name, ddl in table_ddl().items():
+            if name in existing:
+                continue
+            try:
+                self._run(ddl, None)
+            except WarehouseError as exc:
+                raise WarehouseError(f"cannot create table {name}: {exc}") from exc
+
+    def _existing_tables(self) -> frozenset[str] | None:
+        """Names of the dataset's tables, or None when the dataset does not exist."""
+        try:
+            # One page holds every Beacon table, so this is one request.
+            listing = self.client.list_tables(
+                self.dataset, page_size=1000, retry=self.retry, timeout=self.timeout
+            )
+            names = frozenset(table.table_id for table in listing)
+            # An empty listing is also what some emulators answer for a missing dataset
+            # (BigQuery answers 404); only then is a second call needed to tell which.
+            if not names:
+                self.client.get_dataset(self.dataset, retry=self.retry, timeout=self.timeout)
+        except google_exceptions.NotFound:
+            return None
+        except google_exceptions.GoogleAPIError as exc:
+            raise WarehouseError(
+                f"cannot list the tables of dataset {self.dataset.dataset_id}: {exc}"
+            ) from exc
+        return names
+
+    def _create_dataset(self) -> None:
         dataset = bigquery.Dataset(self.dataset)
         dataset.location = self.location
         try:
-            self.client.create_dataset(dataset, exists_ok=True)
+            # exists_ok: another instance starting at the same moment may have just made it.
+            self.client.create_dataset(
+                dataset, exists_ok=True, retry=self.retry, timeout=self.timeout
+            )
         except google_exceptions.GoogleAPIError as exc:
             raise WarehouseError(f"cannot create dataset {self.dataset.dataset_id}: {exc}") from exc
-        for ddl in table_ddl().values():
-            self._run(ddl, None)
 
     def insert_rows(
         self,
