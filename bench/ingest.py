@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from functions.bus import Message  # noqa: E402
 from functions.devserver.demo import generate_events  # noqa: E402
 from functions.devserver.serving import (  # noqa: E402
     source_of,
@@ -247,7 +248,11 @@ def bench_load(events: list[dict[str, Any]], workdir: Path, batch_events: int = 
         )
     warehouse = DuckDBWarehouse(workdir / "load.duckdb")
     warehouse.ensure_tables()
-    worker = QueueWorker(queue, lambda batch: load_messages(batch, warehouse), batch_size=200)
+
+    def load(batch: Sequence[Message]) -> None:
+        load_messages(batch, warehouse)  # QueueWorker's handler returns nothing; stats unused
+
+    worker = QueueWorker(queue, load, batch_size=200)
     started = time.perf_counter()
     while worker.run_once():
         pass
