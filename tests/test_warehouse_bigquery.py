@@ -29,12 +29,11 @@ from functions.warehouse.bigquery import (
     chunks,
     query_parameter,
 )
-from tests.support.bqemulator import (  # noqa: F401 (session fixtures)
-    PROJECT,
-    bigquery_client,
-    bigquery_emulator,
-    client_for,
-)
+from tests.support.bqemulator import PROJECT, client_for
+
+# Fixtures bigquery_emulator and bigquery_client, registered as a plugin (not imported) so that
+# every test module shares the one emulator of the session.
+pytest_plugins = ["tests.support.bqemulator"]
 
 NOON = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 DAY = NOON.date()
@@ -208,7 +207,7 @@ def test_api_error_raises_warehouse_error(recorder: tuple[Recorder, str]) -> Non
 
 
 @pytest.fixture()
-def warehouse(bigquery_client: bigquery.Client) -> Iterator[BigQueryWarehouse]:  # noqa: F811
+def warehouse(bigquery_client: bigquery.Client) -> Iterator[BigQueryWarehouse]:
     dataset = f"beacon_{uuid.uuid4().hex[:10]}"
     store = BigQueryWarehouse(bigquery_client, dataset, location="US", max_bytes_billed=10**9)
     store.ensure_tables()
@@ -219,7 +218,7 @@ def warehouse(bigquery_client: bigquery.Client) -> Iterator[BigQueryWarehouse]: 
 @pytest.mark.emulator
 def test_ensure_tables_creates_day_partitioned_guarded_tables(
     warehouse: BigQueryWarehouse,
-    bigquery_client: bigquery.Client,  # noqa: F811
+    bigquery_client: bigquery.Client,
 ) -> None:
     warehouse.ensure_tables()  # a second time: nothing changes, nothing fails
     events = bigquery_client.get_table(warehouse.dataset.table("events"))
@@ -361,7 +360,7 @@ def recording_warehouse(url: str, dataset: str) -> tuple[BigQueryWarehouse, Reco
 @pytest.mark.emulator
 def test_ensure_tables_issues_no_create_job_when_every_table_exists(
     warehouse: BigQueryWarehouse,
-    bigquery_emulator: str,  # noqa: F811
+    bigquery_emulator: str,
 ) -> None:
     # A function whose account may only read (dataViewer) must start: one listing, no jobs.
     reader, session = recording_warehouse(bigquery_emulator, warehouse.dataset.dataset_id)
@@ -377,8 +376,8 @@ def test_ensure_tables_issues_no_create_job_when_every_table_exists(
 @pytest.mark.emulator
 def test_ensure_tables_creates_only_the_missing_table(
     warehouse: BigQueryWarehouse,
-    bigquery_client: bigquery.Client,  # noqa: F811
-    bigquery_emulator: str,  # noqa: F811
+    bigquery_client: bigquery.Client,
+    bigquery_emulator: str,
 ) -> None:
     bigquery_client.delete_table(warehouse.dataset.table("query_costs"))
     repairer, session = recording_warehouse(bigquery_emulator, warehouse.dataset.dataset_id)
@@ -394,8 +393,8 @@ def test_ensure_tables_creates_only_the_missing_table(
 
 @pytest.mark.emulator
 def test_ensure_tables_creates_an_absent_dataset_and_every_table(
-    bigquery_client: bigquery.Client,  # noqa: F811
-    bigquery_emulator: str,  # noqa: F811
+    bigquery_client: bigquery.Client,
+    bigquery_emulator: str,
 ) -> None:
     dataset = f"beacon_{uuid.uuid4().hex[:10]}"
     creator, session = recording_warehouse(bigquery_emulator, dataset)

@@ -1,4 +1,9 @@
-"""A session-wide BigQuery emulator (bqemulator in .venv-bqemu) and a real client for it."""
+"""A session-wide BigQuery emulator (bqemulator in .venv-bqemu) and a real client for it.
+
+Test modules register this module as a plugin (pytest_plugins) so that they share one emulator,
+and also import PROJECT and client_for from it, before pytest registers it; it holds no asserts,
+so PYTEST_DONT_REWRITE tells pytest not to warn that it cannot rewrite them.
+"""
 
 from __future__ import annotations
 
