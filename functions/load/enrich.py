@@ -8,8 +8,10 @@ RecordError and is parked in bad_events instead of failing (and redelivering) th
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from functions.load.useragent import parse_user_agent
@@ -44,8 +46,27 @@ def anonymise_ip(value: object) -> str | None:
     """The network part of an address (IPv4 /24, IPv6 /48); None when it is not an address."""
     if not isinstance(value, str):
         return None
+    return _network_of(value)
+
+
+@lru_cache(maxsize=16384)  # a visitor sends many events from one address: parse it once
+def _network_of(text: str) -> str | None:
+    text = text.strip()
+    parts = text.split(".")
+    # Plain dotted IPv4 without the ipaddress module (about 10 times faster), accepting exactly
+    # what ip_address accepts: 4 ASCII decimal octets up to 255, no leading zeros. With no
+    # leading zeros an octet's text is its canonical form, so the network prints as a.b.c.0.
+    if len(parts) == 4 and all(
+        part.isascii()
+        and part.isdigit()
+        and len(part) <= 3
+        and (part == "0" or part[0] != "0")
+        and int(part) <= 255
+        for part in parts
+    ):
+        return f"{parts[0]}.{parts[1]}.{parts[2]}.0"
     try:
-        address = ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -64,7 +85,10 @@ def parse_time(value: object, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RecordError(field, f"not an ISO 8601 time: {value[:64]!r}") from None
-    if parsed.tzinfo is None:
+    tzinfo = parsed.tzinfo
+    if tzinfo is UTC:  # what ingest writes ("+00:00" and "Z" parse to this very object)
+        return parsed
+    if tzinfo is None:
         raise RecordError(field, "has no UTC offset")
     return parsed.astimezone(UTC)
 
@@ -99,9 +123,18 @@ def _number(record: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(name, "must be a number")
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise RecordError(name, "must be finite")
     return float(value)
+
+
+@lru_cache(maxsize=4096)  # same bound as parse_user_agent's: a site sees few distinct agents
+def _agent_columns(agent: str) -> tuple[str, str, str, bool]:
+    parsed = parse_user_agent(agent)
+    return parsed.browser, parsed.os, parsed.device, parsed.is_bot
+
+
+_NO_AGENT = (None, None, None, None)
 
 
 def event_row(
@@ -112,25 +145,39 @@ def event_row(
     envelope_sent_at: datetime | None,
     loaded_at: datetime,
 ) -> dict[str, Any]:
-    """The events-table row for one record; raises RecordError when it cannot be one."""
-    event_id, event_type = record.get("event_id"), record.get("event_type")
+    """The events-table row for one record; raises RecordError when it cannot be one.
+
+    Written out column by column rather than with loops over field names: this runs once per
+    event on the load path, and a dict display with inline checks costs a fraction of building
+    the row in steps. The checks stay, in the order that decides which field an error names.
+    """
+    get = record.get
+    event_id, event_type = get("event_id"), get("event_type")
     if not isinstance(event_id, str) or not event_id:
         raise RecordError("event_id", "required string")
     if not isinstance(event_type, str) or not event_type:
         raise RecordError("event_type", "required string")
-    context = record.get("context") or {}
+    context = get("context") or {}
     if not isinstance(context, Mapping):
         raise RecordError("context", "must be an object")
-    properties = record.get("properties")
+    properties = get("properties")
     if properties is not None and not isinstance(properties, Mapping):
         raise RecordError("properties", "must be an object")
-    success = record.get("success")
+    success = get("success")
     if success is not None and not isinstance(success, bool):
         raise RecordError("success", "must be true or false")
 
-    client_time = parse_time(record.get("timestamp"), "timestamp")
-    sent_at = parse_time(record.get("sent_at"), "sent_at") or envelope_sent_at
-    row: dict[str, Any] = {
+    client_time = parse_time(get("timestamp"), "timestamp")
+    sent_at = parse_time(get("sent_at"), "sent_at") or envelope_sent_at
+    texts = [_text(record, name) for name in _TEXT_FIELDS]
+    revenue, duration_ms = _number(record, "revenue"), _number(record, "duration_ms")
+    page_url, referrer, agent, locale = [
+        _text(context, name, "context.") for name in _CONTEXT_FIELDS
+    ]
+    browser, system, device, is_bot = _NO_AGENT if agent is None else _agent_columns(agent)
+    user_id, anonymous_id, session_id, platform, app_version, category, currency, error_type = texts
+    # In the table's column order (sql/tables/events.sql), which is also the JSON key order.
+    return {
         "event_id": event_id,
         "event_type": event_type,
         "timestamp": corrected_time(client_time, sent_at, received_at),
@@ -139,17 +186,25 @@ def event_row(
         "received_at": received_at,
         "loaded_at": loaded_at,
         "source": source,
+        "user_id": user_id,
+        "anonymous_id": anonymous_id,
+        "session_id": session_id,
+        "platform": platform,
+        "app_version": app_version,
+        "category": category,
         "properties": properties,
-        "success": success,
+        "page_url": page_url,
+        "referrer": referrer,
+        "user_agent": agent,
+        "locale": locale,
         "ip": anonymise_ip(context.get("ip")),
+        "browser": browser,
+        "os": system,
+        "device": device,
+        "is_bot": is_bot,
+        "revenue": revenue,
+        "currency": currency,
+        "duration_ms": duration_ms,
+        "success": success,
+        "error_type": error_type,
     }
-    row.update((name, _text(record, name)) for name in _TEXT_FIELDS)
-    row.update((name, _number(record, name)) for name in _NUMBER_FIELDS)
-    row.update((name, _text(context, name, "context.")) for name in _CONTEXT_FIELDS)
-    agent = row["user_agent"]
-    if agent is None:
-        row.update(browser=None, os=None, device=None, is_bot=None)
-    else:
-        parsed = parse_user_agent(agent)
-        row.update(browser=parsed.browser, os=parsed.os, device=parsed.device, is_bot=parsed.is_bot)
-    return row
