@@ -13,7 +13,6 @@ from functions.alerts.checks import (
     RevenueFigures,
     SilenceFigures,
 )
-from functions.rollup.runner import reporting_currency
 from functions.settings import Settings
 from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
@@ -45,14 +44,13 @@ def latency(warehouse: Warehouse, now: datetime) -> LatencyFigures:
 
 def revenue(warehouse: Warehouse, settings: Settings, now: datetime) -> RevenueFigures:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    currency = reporting_currency()  # the daily KPIs' currency (docs/events.md)
     rows = warehouse.query(
         load_sql("alerts/revenue"),
         {
             "today": now.date(),
             "weeks": settings.revenue_baseline_weeks,
             "seconds_into_day": int((now - midnight).total_seconds()),
-            "currency": currency,
+            "currency": settings.reporting_currency,  # the daily KPIs' currency
         },
     ).rows
     weekly = {
@@ -60,7 +58,7 @@ def revenue(warehouse: Warehouse, settings: Settings, now: datetime) -> RevenueF
         for row in rows
     }
     today_revenue, today_transactions = weekly.pop(0, (0.0, 0))
-    return RevenueFigures(currency, today_revenue, today_transactions, weekly)
+    return RevenueFigures(settings.reporting_currency, today_revenue, today_transactions, weekly)
 
 
 def cost(warehouse: Warehouse, settings: Settings, now: datetime) -> CostFigures:

@@ -17,31 +17,20 @@ from sqlglot import exp
 
 from functions import runtime
 from functions.alerts.runner import parse_dry_run
+from functions.rollup.runner import ROLLUP_TABLES
 from functions.settings import Settings
 from functions.sqlfiles import load_sql, table_ddl
 from functions.warehouse import Warehouse
 
 RAW_TABLES = frozenset({"events", "bad_events"})
-AGED_TABLES = frozenset(
-    {
-        "daily_kpis",
-        "hourly_metrics",
-        "revenue_daily",
-        "platform_daily",
-        "search_daily",
-        "error_daily",
-        "top_entities_daily",
-        "retention_cohorts",
-        "user_lifecycle",
-        "lifecycle_transitions",
-        "query_costs",
-        "alerts_log",
-        "privacy_log",
-    }
-)
 # Never aged out: user_first_seen is partitioned by a user's first day, not by the age of the
 # row, and must outlive the raw events it was computed from; GDPR deletion removes its rows.
 KEPT_TABLES = frozenset({"user_first_seen"})
+AGED_TABLES = (frozenset(ROLLUP_TABLES) - KEPT_TABLES) | {
+    "query_costs",
+    "alerts_log",
+    "privacy_log",
+}
 _SAFE_EXPRESSION = re.compile(r"^[A-Za-z0-9_`() ]+$")
 
 

@@ -6,7 +6,6 @@ one transaction, so re-running a range (late events, a failed run, a backfill) i
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -32,18 +31,6 @@ ROLLUP_TABLES: tuple[str, ...] = (
     "lifecycle_transitions",  # reads user_lifecycle
 )
 MAX_RANGE_DAYS = 400
-DEFAULT_REPORTING_CURRENCY = "USD"
-
-
-def reporting_currency(env: Mapping[str, str] | None = None) -> str:
-    """BEACON_REPORTING_CURRENCY: the one currency daily totals add up (ISO 4217, default USD)."""
-    env = os.environ if env is None else env
-    raw = env.get("BEACON_REPORTING_CURRENCY", "").strip().upper()
-    if not raw:
-        return DEFAULT_REPORTING_CURRENCY
-    if len(raw) != 3 or not raw.isalpha():
-        raise ValueError(f"BEACON_REPORTING_CURRENCY must be an ISO 4217 code, got {raw!r}")
-    return raw
 
 
 def run_rollups(
@@ -62,11 +49,12 @@ def run_rollups(
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     chosen = ROLLUP_TABLES if tables is None else _ordered(tables)
+    settings = runtime.get_settings()
     params: dict[str, Any] = {
         "start_date": start,
         "end_date": end,
-        "reporting_currency": currency or reporting_currency(),
-        "churn_days": churn_days if churn_days is not None else runtime.get_settings().churn_days,
+        "reporting_currency": currency or settings.reporting_currency,
+        "churn_days": churn_days if churn_days is not None else settings.churn_days,
     }
     began = time.perf_counter()
     changed = {table: warehouse.execute(load_sql(f"rollups/{table}"), params) for table in chosen}
