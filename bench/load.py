@@ -148,7 +148,7 @@ def prefill(path: Path, existing: int) -> None:
             {"n": existing - 1},
         )
         conn.execute(
-            "INSERT INTO _seen_ids_events SELECT event_id FROM events"
+            "INSERT INTO _seen_keys_events SELECT md5_number(event_id) FROM events"
             " WHERE event_id <> 'prefill-seed'"
         )
 
