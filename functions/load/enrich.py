@@ -135,6 +135,7 @@ def _agent_columns(agent: str) -> tuple[str, str, str, bool]:
 
 
 _NO_AGENT = (None, None, None, None)
+_TEXT_TYPES = frozenset({str, type(None)})  # what a text column takes, checked by exact type
 
 
 def event_row(
@@ -157,11 +158,17 @@ def event_row(
         raise RecordError("event_id", "required string")
     if not isinstance(event_type, str) or not event_type:
         raise RecordError("event_type", "required string")
+    # type() is tried before isinstance(): an ABC's isinstance check costs far more, and JSON
+    # decodes to plain dicts, so the slower check runs only for other mappings.
     context = get("context") or {}
-    if not isinstance(context, Mapping):
+    if type(context) is not dict and not isinstance(context, Mapping):
         raise RecordError("context", "must be an object")
     properties = get("properties")
-    if properties is not None and not isinstance(properties, Mapping):
+    if (
+        properties is not None
+        and type(properties) is not dict
+        and not isinstance(properties, Mapping)
+    ):
         raise RecordError("properties", "must be an object")
     success = get("success")
     if success is not None and not isinstance(success, bool):
@@ -169,11 +176,19 @@ def event_row(
 
     client_time = parse_time(get("timestamp"), "timestamp")
     sent_at = parse_time(get("sent_at"), "sent_at") or envelope_sent_at
-    texts = [_text(record, name) for name in _TEXT_FIELDS]
-    revenue, duration_ms = _number(record, "revenue"), _number(record, "duration_ms")
-    page_url, referrer, agent, locale = [
-        _text(context, name, "context.") for name in _CONTEXT_FIELDS
-    ]
+    texts = [get(name) for name in _TEXT_FIELDS]
+    if not _TEXT_TYPES.issuperset(map(type, texts)):  # one C-level pass when all are fine
+        texts = [_text(record, name) for name in _TEXT_FIELDS]  # raises for the first bad one
+    revenue, duration_ms = get("revenue"), get("duration_ms")
+    if revenue is not None:
+        revenue = _number(record, "revenue")
+    if duration_ms is not None:
+        duration_ms = _number(record, "duration_ms")
+    context_get = context.get
+    context_texts = [context_get(name) for name in _CONTEXT_FIELDS]
+    if not _TEXT_TYPES.issuperset(map(type, context_texts)):
+        context_texts = [_text(context, name, "context.") for name in _CONTEXT_FIELDS]
+    page_url, referrer, agent, locale = context_texts
     browser, system, device, is_bot = _NO_AGENT if agent is None else _agent_columns(agent)
     user_id, anonymous_id, session_id, platform, app_version, category, currency, error_type = texts
     # In the table's column order (sql/tables/events.sql), which is also the JSON key order.
@@ -197,7 +212,7 @@ def event_row(
         "referrer": referrer,
         "user_agent": agent,
         "locale": locale,
-        "ip": anonymise_ip(context.get("ip")),
+        "ip": anonymise_ip(context_get("ip")),
         "browser": browser,
         "os": system,
         "device": device,
