@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from functions.settings import SettingsError
+
 # Each module defines `register(subparsers)`, adding parsers whose `handler(args) -> int` runs them.
 COMMAND_MODULES: tuple[str, ...] = (
     "functions.devserver.commands",  # beacon dev, beacon demo, beacon jobs run
@@ -27,8 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    # A malformed BEACON_* variable is the user's to fix: say which, without a traceback.
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except SettingsError as exc:
+        print(f"beacon: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
