@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -353,3 +354,163 @@ def test_publish_waits_for_another_writer_and_gives_up_after_the_busy_timeout(tm
     assert numbers(drain(queue)) == [0, 2]
     other.close()
     queue.close()
+
+
+# -- group commit: concurrent publishes of one process share a transaction ----------------------
+
+BOOM = b"boom"
+
+
+def add_failing_insert(path: Path, action: str = "ABORT") -> None:
+    """A trigger that fails the insert of a BOOM message, as a disk error would.
+
+    ABORT undoes that statement only; ROLLBACK undoes the whole transaction it is in.
+    """
+    with sqlite3.connect(path) as other:
+        other.execute(
+            f"CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.data = CAST('boom' AS BLOB)"
+            f" BEGIN SELECT RAISE({action}, 'disk on fire'); END"
+        )
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.001)
+
+
+def publish_as_one_group(queue: LocalQueue, calls: list[list[Message]]) -> list[object]:
+    """Run each call in its own thread so that all of them join one group commit.
+
+    Another connection holds SQLite's write lock while a first publisher (the committer) waits
+    for it; the calls queue up behind that publisher, and the next committer takes them all.
+    Returns each call's ids, or the exception it raised.
+    """
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, messages: list[Message]) -> None:
+        try:
+            results[index] = queue.publish(messages)
+        except BusUnavailable as exc:
+            results[index] = exc
+
+    other = sqlite3.connect(queue.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    first = threading.Thread(target=queue.publish, args=([msg(-1)],))
+    first.start()
+    wait_for(lambda: queue._lock.locked() and not queue._pending, "the first committer")
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(queue._pending) == len(calls), "every call to queue up")
+    other.execute("ROLLBACK")
+    other.close()
+    for thread in [first, *threads]:
+        thread.join()
+    return results
+
+
+def test_calls_sharing_a_commit_each_get_their_own_ids_and_all_are_stored(queue):
+    queue.publish([msg(0)])  # creates the schema
+    calls = [[msg(n * 10 + k) for k in range(n % 3 + 1)] for n in range(1, 9)]
+
+    results = publish_as_one_group(queue, calls)
+
+    assert all(isinstance(r, list) for r in results)
+    assert [len(r) for r in results] == [len(c) for c in calls]
+    claimed = drain(queue)
+    by_id = {m.message_id: json.loads(m.data)["n"] for m in claimed}
+    for call, ids in zip(calls, results, strict=True):
+        assert [by_id[i] for i in ids] == numbers(call)
+    assert sorted(by_id.values()) == sorted([-1, 0] + [n for c in calls for n in numbers(c)])
+
+
+def test_a_failing_call_in_a_shared_commit_loses_only_its_own_messages(queue):
+    queue.publish([msg(0)])
+    add_failing_insert(queue.path)
+    calls = [[msg(1)], [msg(2), Message(data=BOOM), msg(3)], [msg(4), msg(5)]]
+
+    results = publish_as_one_group(queue, calls)
+
+    assert isinstance(results[1], BusUnavailable)
+    assert "disk on fire" in str(results[1])
+    assert isinstance(results[0], list) and isinstance(results[2], list)
+    assert sorted(numbers(drain(queue))) == [-1, 0, 1, 4, 5]
+    assert queue.publish([msg(6)])  # the connection is still usable afterwards
+
+
+def test_a_failed_shared_transaction_fails_every_call_in_it_and_stores_none(queue):
+    queue.publish([msg(0)])
+    add_failing_insert(queue.path, action="ROLLBACK")
+    calls = [[msg(1)], [msg(2), Message(data=BOOM)], [msg(3), msg(4)]]
+
+    results = publish_as_one_group(queue, calls)
+
+    assert all(isinstance(r, BusUnavailable) for r in results)
+    assert all("disk on fire" in str(r) for r in results)
+    assert sorted(numbers(drain(queue))) == [-1, 0]
+    assert queue.publish([msg(5)])
+
+
+def test_many_threads_publishing_with_failures_store_each_call_whole_or_not_at_all(queue):
+    queue.publish([msg(0)])
+    add_failing_insert(queue.path)
+    outcomes: dict[int, bool] = {}  # call number -> published
+    lock = threading.Lock()
+
+    def publisher(base: int) -> None:
+        for call in range(base, base + 60):
+            batch = [msg(call * 10 + k) for k in range(call % 3 + 1)]
+            if call % 7 == 0:
+                batch.insert(1, Message(data=BOOM))  # this call must fail, and only it
+            try:
+                ids = queue.publish(batch)
+            except BusUnavailable:
+                ok = False
+            else:
+                assert len(ids) == len(batch)
+                ok = True
+            with lock:
+                outcomes[call] = ok
+
+    threads = [threading.Thread(target=publisher, args=(k * 1000 + 1,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = numbers(drain(queue))
+    assert len(stored) == len(set(stored))  # nothing stored twice
+    expected = [0] + [
+        call * 10 + k for call, ok in outcomes.items() if ok for k in range(call % 3 + 1)
+    ]
+    assert sorted(stored) == sorted(expected)  # each call whole, or not at all
+    assert [call for call, ok in outcomes.items() if not ok] == [
+        call for call in outcomes if call % 7 == 0
+    ]
+
+
+def test_a_forked_child_publishes_even_if_the_parent_was_mid_publish_at_fork(queue):
+    queue.publish([msg(0)])  # the parent's connection exists before fork
+    queue._lock.acquire()  # as if another thread were committing when gunicorn forked
+    pid = os.fork()
+    if pid == 0:  # the child: that thread does not exist here, nor does its lock's owner
+        code = 1
+        try:
+            code = 0 if len(queue.publish([msg(1)])) == 1 else 2
+        finally:
+            os._exit(code)  # never return into pytest from the child
+    queue._lock.release()
+    deadline = time.monotonic() + 20
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.01)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # a child stuck on the inherited lock would wait forever
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+    assert done, "the child hung on a lock it inherited"
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert numbers(drain(queue)) == [0, 1]

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,41 @@ def _marks(ids: Sequence[int]) -> str:
     return ",".join("?" * len(ids))
 
 
+_Row = tuple[bytes, str, int, float, float]
+_INSERT = (
+    "INSERT INTO messages (data, attributes, event_count, published_at, visible_at)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
+class _Publish:
+    """One publish call waiting to be committed, possibly by another thread (group commit)."""
+
+    __slots__ = ("error", "ids", "rows")
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self.rows = rows
+        self.ids: list[str] | None = None  # set once committed
+        self.error: BaseException | None = None  # set once known to be lost
+
+    @property
+    def settled(self) -> bool:
+        return self.ids is not None or self.error is not None
+
+
+# Every queue of this process, so a forked child can drop the locks and waiting publishes it
+# inherited: another thread may have held them at fork() and it does not exist in the child.
+_QUEUES: weakref.WeakSet[LocalQueue] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for queue in list(_QUEUES):
+        queue._forget_parent()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class LocalQueue:
     """The Publisher for `BEACON_BACKEND=local`, and the consumer side the load worker uses."""
 
@@ -120,6 +156,21 @@ class LocalQueue:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        # Group commit: publishers append here, then queue for _lock; whoever gets _lock first
+        # commits everything appended so far in one transaction, so under load one commit (and
+        # one wait for _lock) serves many requests instead of each paying for its own.
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Publish] = []
+        _QUEUES.add(self)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: fresh locks and no pending publishes (their threads are gone).
+
+        The parent's connection is dropped unclosed by _connect's pid check, as SQLite asks.
+        """
+        self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending = []
 
     # -- connection -------------------------------------------------------------------------
 
@@ -158,19 +209,27 @@ class LocalQueue:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction (takes the write lock up front, so claims never race)."""
-        with self._lock:
-            conn: sqlite3.Connection | None = None
-            try:
-                conn = self._connect()
-                self._begin(conn)
-                yield conn
-                conn.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
-                self._abandon(conn)
-                raise BusUnavailable(f"local queue {self.path}: {exc}") from exc
-            except BaseException:
-                self._abandon(conn)
-                raise
+        with self._lock, self._transaction_locked() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction_locked(self) -> Iterator[sqlite3.Connection]:
+        """_transaction for a caller already holding self._lock."""
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect()
+            self._begin(conn)
+            yield conn
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            self._abandon(conn)
+            raise self._unavailable(exc) from exc
+        except BaseException:
+            self._abandon(conn)
+            raise
+
+    def _unavailable(self, exc: BaseException) -> BusUnavailable:
+        return BusUnavailable(f"local queue {self.path}: {exc}")
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, retrying while another process holds the write lock."""
@@ -207,30 +266,78 @@ class LocalQueue:
     # -- publisher --------------------------------------------------------------------------
 
     def publish(self, messages: Sequence[Message]) -> list[str]:
-        """Store all messages in one transaction, or none of them and raise BusUnavailable."""
+        """Store all messages in one transaction, or none of them and raise BusUnavailable.
+
+        Returns only once the messages are committed. Concurrent calls of this process may
+        share a transaction (group commit), each call in its own savepoint, so one call's
+        failure loses only that call's messages; a failed commit loses, and fails, them all.
+        """
         if not messages:
             return []
         now = time.time()
-        rows = [
-            (
-                m.data,
-                json.dumps(dict(m.attributes), separators=(",", ":")),
-                _event_count(dict(m.attributes)),
-                now,
-                now,
-            )
-            for m in messages
-        ]
-        ids: list[str] = []
-        with self._transaction() as conn:
-            for row in rows:
-                cursor = conn.execute(
-                    "INSERT INTO messages (data, attributes, event_count, published_at,"
-                    " visible_at) VALUES (?, ?, ?, ?, ?)",
-                    row,
+        rows: list[_Row] = []
+        for m in messages:
+            attributes = dict(m.attributes)
+            rows.append(
+                (
+                    m.data,
+                    json.dumps(attributes, separators=(",", ":")),
+                    _event_count(attributes),
+                    now,
+                    now,
                 )
-                ids.append(str(cursor.lastrowid))
-        return ids
+            )
+        mine = _Publish(rows)
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._lock:
+            # A committer that held the lock while we waited may have settled us already.
+            if not mine.settled:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                self._commit_group(group)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.ids is not None  # settled: _commit_group leaves none unsettled
+        return mine.ids
+
+    def _commit_group(self, group: list[_Publish]) -> None:
+        """Commit the group's publishes in one transaction; settle each one (under self._lock)."""
+        try:
+            with self._transaction_locked() as conn:
+                if len(group) == 1:
+                    # Alone, the transaction is the call's all-or-nothing: no savepoint needed.
+                    ids = [str(conn.execute(_INSERT, row).lastrowid) for row in group[0].rows]
+                    group[0].ids = ids
+                else:
+                    self._insert_each(conn, group)
+        except BaseException as exc:
+            # The transaction is gone: nothing of this group was stored, whatever a savepoint
+            # said. Each caller gets its own exception object (they are raised in different
+            # threads, which would tangle one object's traceback); this thread re-raises what
+            # it caught, as publish did before grouping.
+            unavailable = isinstance(exc, BusUnavailable)
+            message = str(exc) if unavailable else str(self._unavailable(exc))
+            for publish in group:
+                lost = BusUnavailable(message)
+                lost.__cause__ = exc.__cause__ if unavailable else exc
+                publish.ids, publish.error = None, lost
+            raise
+
+    def _insert_each(self, conn: sqlite3.Connection, group: list[_Publish]) -> None:
+        for publish in group:
+            conn.execute("SAVEPOINT publish")
+            try:
+                ids = [str(conn.execute(_INSERT, row).lastrowid) for row in publish.rows]
+            except sqlite3.Error as exc:
+                if not conn.in_transaction:
+                    raise  # SQLite rolled the whole transaction back (I/O error, disk full)
+                conn.execute("ROLLBACK TO publish")
+                conn.execute("RELEASE publish")
+                publish.error = self._unavailable(exc)
+                continue
+            conn.execute("RELEASE publish")
+            publish.ids = ids
 
     def close(self) -> None:
         with self._lock:
