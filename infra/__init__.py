@@ -1,1 +1,1 @@
-"""Beacon's Pulumi program: the whole pipeline on Google Cloud (see docs/deploy.md)."""
+"""Beacon's Pulumi program: the whole pipeline on Google Cloud (README: Deploy to Google Cloud)."""

@@ -1,4 +1,4 @@
-"""Every `pulumi config` value the program reads, read here once (docs/deploy.md lists them).
+"""Every `pulumi config` value the program reads, read here once (the README lists them).
 
 Plain values live in Pulumi.<stack>.yaml; the three secrets are set with
 `pulumi config set --secret` and reach the functions only through Secret Manager.

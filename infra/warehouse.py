@@ -74,7 +74,7 @@ class Warehouse(pulumi.ComponentResource):
                 ),
                 require_partition_filter=spec.require_partition_filter,
                 clusterings=list(spec.clusterings) or None,
-                # True: `pulumi destroy` stops here until it is set false (docs/deploy.md).
+                # True: `pulumi destroy` stops here until it is set false (README: Tear down).
                 deletion_protection=args.deletion_protection,
                 opts=child,
             )
