@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -36,26 +35,21 @@ def error_response(
     return json_response({"error": code, "message": message}, status, headers)
 
 
-def _request_logger() -> logging.Logger:
-    # Own handler on stdout: gunicorn leaves the root logger at WARNING, and Cloud Logging turns
-    # a JSON line on stdout into a structured entry (its "severity" key sets the level).
-    logger = logging.getLogger("beacon.ingest.requests")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
-
-
-_LOGGER = _request_logger()
 _LOG_JSON = json.JSONEncoder(separators=(",", ":"), default=str)  # built once, not per line
 
 
 def log_request(**fields: Any) -> None:
-    """One JSON line per request: status, counts, source. Never payloads or keys."""
+    """One JSON line per request on stdout: status, counts, source. Never payloads or keys.
+
+    Cloud Logging turns a JSON line on stdout into a structured entry (its "severity" key sets
+    the level). The line is written directly rather than through `logging`: in a profile under
+    load, the logger's record, formatter and handler lock took about a quarter of the handler's
+    time, and gunicorn's threads queued on that lock, held across the write and the flush. One
+    write() of the whole line keeps concurrent lines whole; the flush sends each out as before.
+    """
     status = int(fields.get("status", 0))
     severity = "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO"
-    line = {"severity": severity, "message": "ingest request", **fields}
-    _LOGGER.info(_LOG_JSON.encode(line))
+    line = _LOG_JSON.encode({"severity": severity, "message": "ingest request", **fields})
+    out = sys.stdout  # looked up per call, so a redirected stdout (tests, tools) is honoured
+    out.write(line + "\n")
+    out.flush()
