@@ -164,13 +164,18 @@
     const count = Math.max(sides.from.size, sides.to.size);
     const height = Math.max(160, 40 * count);
     const scale = (height - gap * (count - 1)) / total;
+    // A thin stage (a handful of users) still gets a label's height of room, so that the
+    // labels of neighbouring thin stages do not print over each other.
+    const labelHeight = 14;
+    let bottom = height;
     const place = (map) => {
       const out = new Map();
       let y = 0;
       for (const [name, users] of [...map.entries()].sort((a, b) => b[1] - a[1])) {
         out.set(name, { y, height: users * scale, users, used: 0 });
-        y += users * scale + gap;
+        y += Math.max(users * scale, labelHeight) + gap;
       }
+      bottom = Math.max(bottom, y - gap);
       return out;
     };
     const left = place(sides.from), right = place(sides.to);
@@ -193,7 +198,7 @@
         fill: stageColor(name), "data-value": n.users }),
       s("text", { x: labelX, y: (n.y + n.height / 2 + 4).toFixed(1), "text-anchor": anchor, class: "value" },
         `${name} ${num(n.users)}`)));
-    return s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" },
+    return s("svg", { viewBox: `0 0 ${width} ${bottom.toFixed(0)}`, role: "img" },
       bands, nodes(left, labelRoom, "end", labelRoom - 6), nodes(right, x1, "start", x1 + nodeWidth + 6));
   }
 
