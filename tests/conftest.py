@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from functions.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
 from tests.support.serve import free_port  # noqa: E402
 
 
@@ -20,3 +22,12 @@ from tests.support.serve import free_port  # noqa: E402
 def port() -> int:
     """A loopback port that was free a moment ago."""
     return free_port()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
+    """A DuckDB warehouse with every table of sql/tables/, in this test's own folder."""
+    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
+    warehouse.ensure_tables()
+    yield warehouse
+    warehouse.close()

@@ -5,11 +5,8 @@ Rows go into a real DuckDB warehouse; the check runs its own SQL file against th
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,34 +14,15 @@ from functions.alerts.checks import CheckResult, window_in_working_hours, workin
 from functions.alerts.runner import CHECKS
 from functions.settings import Settings, SettingsError
 from functions.warehouse.duckdb import DuckDBWarehouse
+from tests.support.rows import event_row
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)  # a Monday, inside the default working hours
 TIB = 2**40
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
-    warehouse.ensure_tables()
-    yield warehouse
-    warehouse.close()
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path)
-
-
-def event(at: datetime, event_type: str = "page_view", **fields: Any) -> dict[str, Any]:
-    return {
-        "event_id": uuid.uuid4().hex,
-        "event_type": event_type,
-        "timestamp": at,
-        "received_at": at,
-        "loaded_at": at,
-        "source": "test",
-        **fields,
-    }
 
 
 def run_check(
@@ -56,10 +34,12 @@ def run_check(
 def add_traffic(
     warehouse: DuckDBWarehouse, events: int, errors: int, at: datetime = NOW - timedelta(minutes=30)
 ) -> None:
-    rows = [event(at, "api_call", success=True) for _ in range(events - errors)]
+    rows = [event_row(at, "api_call", success=True) for _ in range(events - errors)]
     # Both kinds of error event: a failed call, and an event naming an error type.
     rows += [
-        event(at, "api_call", success=False) if i % 2 else event(at, "error", error_type="Boom")
+        event_row(at, "api_call", success=False)
+        if i % 2
+        else event_row(at, "error", error_type="Boom")
         for i in range(errors)
     ]
     warehouse.insert_rows("events", rows)
@@ -93,7 +73,7 @@ def test_error_rate_ignores_errors_older_than_an_hour(warehouse, settings):
 
 def test_error_rate_counts_a_duplicated_event_once(warehouse, settings):
     add_traffic(warehouse, events=200, errors=10)
-    duplicate = event(NOW - timedelta(minutes=5), "error", error_type="Boom")
+    duplicate = event_row(NOW - timedelta(minutes=5), "error", error_type="Boom")
     warehouse.insert_rows("events", [duplicate, duplicate])  # no row_ids: both stored
     result = run_check("error_rate", warehouse, settings)
     assert result.details["events"] == 201
@@ -102,8 +82,8 @@ def test_error_rate_counts_a_duplicated_event_once(warehouse, settings):
 
 def add_calls(warehouse: DuckDBWarehouse, fast: int, slow: int) -> None:
     at = NOW - timedelta(minutes=10)
-    rows = [event(at, "api_call", duration_ms=100.0) for _ in range(fast)]
-    rows += [event(at, "api_call", duration_ms=9000.0) for _ in range(slow)]
+    rows = [event_row(at, "api_call", duration_ms=100.0) for _ in range(fast)]
+    rows += [event_row(at, "api_call", duration_ms=9000.0) for _ in range(slow)]
     warehouse.insert_rows("events", rows)
 
 
@@ -117,7 +97,7 @@ def test_latency_fires_when_p95_of_api_calls_is_over_threshold(warehouse, settin
 def test_latency_quiet_when_only_a_few_calls_are_slow(warehouse, settings):
     add_calls(warehouse, fast=98, slow=2)
     # Slow searches are not API calls and must not count.
-    slow_search = event(NOW - timedelta(minutes=5), "search", duration_ms=60000.0)
+    slow_search = event_row(NOW - timedelta(minutes=5), "search", duration_ms=60000.0)
     warehouse.insert_rows("events", [slow_search] * 50)
     result = run_check("latency_p95", warehouse, settings)
     assert not result.firing
@@ -126,7 +106,7 @@ def test_latency_quiet_when_only_a_few_calls_are_slow(warehouse, settings):
 
 def add_payments(warehouse: DuckDBWarehouse, day: datetime, count: int, hour: int) -> None:
     at = day.replace(hour=hour, minute=0)
-    rows = [event(at, "payment", revenue=10.0, currency="USD") for _ in range(count)]
+    rows = [event_row(at, "payment", revenue=10.0, currency="USD") for _ in range(count)]
     warehouse.insert_rows("events", rows)
 
 
@@ -184,20 +164,20 @@ def test_cost_quiet_when_the_big_spend_is_older_than_24h(warehouse, settings):
 
 
 def test_silence_fires_when_nothing_arrived_within_the_window(warehouse, settings):
-    warehouse.insert_rows("events", [event(NOW - timedelta(minutes=45))])
+    warehouse.insert_rows("events", [event_row(NOW - timedelta(minutes=45))])
     result = run_check("silence", warehouse, settings)
     assert result.firing
     assert result.value == pytest.approx(45.0)
 
 
 def test_silence_quiet_when_an_event_arrived_recently(warehouse, settings):
-    warehouse.insert_rows("events", [event(NOW - timedelta(minutes=10))])
+    warehouse.insert_rows("events", [event_row(NOW - timedelta(minutes=10))])
     assert not run_check("silence", warehouse, settings).firing
 
 
 def test_silence_counts_receipt_time_not_event_time(warehouse, settings):
     # A client with a slow clock: event time an hour ago, received a minute ago.
-    late = event(NOW - timedelta(hours=1)) | {"received_at": NOW - timedelta(minutes=1)}
+    late = event_row(NOW - timedelta(hours=1)) | {"received_at": NOW - timedelta(minutes=1)}
     warehouse.insert_rows("events", [late])
     assert not run_check("silence", warehouse, settings).firing
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,17 +15,10 @@ from functions.alerts.smtp_sink import SmtpSink, free_port
 from functions.alerts.state import history
 from functions.settings import Settings
 from functions.warehouse.duckdb import DuckDBWarehouse
+from tests.support.rows import event_row
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 DASHBOARD = "https://beacon.example.com/dashboard"
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
-    warehouse.ensure_tables()
-    yield warehouse
-    warehouse.close()
 
 
 @pytest.fixture
@@ -57,15 +49,7 @@ def run(warehouse: DuckDBWarehouse, settings: Settings, now: datetime, **kwargs)
 
 
 def receive_event(warehouse: DuckDBWarehouse, at: datetime) -> None:
-    row = {
-        "event_id": uuid.uuid4().hex,
-        "event_type": "page_view",
-        "timestamp": at,
-        "received_at": at,
-        "loaded_at": at,
-        "source": "test",
-    }
-    warehouse.insert_rows("events", [row])
+    warehouse.insert_rows("events", [event_row(at)])
 
 
 def silence_rows(warehouse: DuckDBWarehouse) -> list:

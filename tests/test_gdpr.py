@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +21,7 @@ from functions.rollup.retention import table_layouts
 from functions.rollup.runner import run_rollups
 from functions.settings import Settings
 from functions.warehouse.duckdb import DuckDBWarehouse
+from tests.support.rows import event_row
 from tests.support.serve import serve_function
 
 NOW = datetime(2024, 5, 6, 18, 0, tzinfo=UTC)
@@ -31,25 +29,8 @@ FIRST_DAY = date(2024, 5, 1)
 SETTINGS = Settings(churn_days=30)
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
-    warehouse.ensure_tables()
-    yield warehouse
-    warehouse.close()
-
-
 def event(day: date, hour: int, event_type: str = "page_view", **fields: Any) -> dict[str, Any]:
-    at = datetime.combine(day, time(hour), tzinfo=UTC)
-    return {
-        "event_id": uuid.uuid4().hex,
-        "event_type": event_type,
-        "timestamp": at,
-        "received_at": at,
-        "loaded_at": at,
-        "source": "test",
-        **fields,
-    }
+    return event_row(datetime.combine(day, time(hour), tzinfo=UTC), event_type, **fields)
 
 
 def populate(warehouse: DuckDBWarehouse) -> None:

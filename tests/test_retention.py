@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
-import pytest
 import requests
 
 from functions.rollup.retention import (
@@ -20,18 +17,11 @@ from functions.rollup.retention import (
 from functions.settings import Settings
 from functions.sqlfiles import table_ddl
 from functions.warehouse.duckdb import DuckDBWarehouse
+from tests.support.rows import event_row
 from tests.support.serve import serve_function
 
 TODAY = date(2024, 5, 6)
 SETTINGS = Settings(retention_days=30, rollup_retention_days=90)
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
-    warehouse.ensure_tables()
-    yield warehouse
-    warehouse.close()
 
 
 def noon(days_ago: int) -> datetime:
@@ -41,14 +31,7 @@ def noon(days_ago: int) -> datetime:
 def fill(warehouse: DuckDBWarehouse, days_ago: list[int]) -> None:
     for age in days_ago:
         at = noon(age)
-        event = {
-            "event_id": uuid.uuid4().hex,
-            "event_type": "page_view",
-            "timestamp": at,
-            "received_at": at,
-            "loaded_at": at,
-            "source": "test",
-        }
+        event = event_row(at)
         bad = {"received_at": at, "request_id": "r", "reason": "invalid_event", "payload": "{}"}
         cost = {"ts": at, "endpoint": "kpis", "bytes_billed": 1}
         seen = {"user_id": f"u{age}", "first_seen_date": at.date(), "updated_at": at}
