@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/_query_latency.py [N]
 
-`main()` builds a DuckDB file holding 365 days of rollup rows (sql/queries/sample_rollups.sql,
+`main()` builds a DuckDB file holding 365 days of rollup rows (sql/bench/sample_rollups.sql,
 generated in SQL in well under a second), serves the query function with functions-framework on
 loopback with the response cache off, so that every request runs its queries, and prints p50
 and p99 per endpoint. `measure()` works against any running query function.
@@ -10,16 +10,22 @@ and p99 per endpoint. `measure()` works against any running query function.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+# The repository root, so that `functions` and `tests.support.serve` import however this file is
+# run: as a script, or loaded by bench/rollup.py.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 TARGET_P99_MS = 50.0
 ENDPOINTS = (
     "/v1/realtime",
@@ -63,15 +69,26 @@ def measure(base_url: str, token: str, n: int = 200) -> dict[str, tuple[float, f
     return results
 
 
+def _sample_rollups() -> Any:
+    """bench/_sample_rollups.py, loaded by its path: bench/ is not a package, and a module named
+    `bench` elsewhere on sys.path must not stand in for it."""
+    spec = importlib.util.spec_from_file_location(
+        "_sample_rollups", Path(__file__).with_name("_sample_rollups.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build(directory: Path, days: int = 365) -> Path:
-    from functions.query import sample
     from functions.warehouse.duckdb import DuckDBWarehouse
 
     path = directory / "beacon.duckdb"
     warehouse = DuckDBWarehouse(path)
     warehouse.ensure_tables()
     now = datetime.now(UTC)
-    sample.fill(warehouse, now.date(), days, now)
+    _sample_rollups().fill(warehouse, now.date(), days, now)
     warehouse.close()
     return path
 
@@ -79,8 +96,7 @@ def build(directory: Path, days: int = 365) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     n = int(args[0]) if args else 200
-    sys.path.insert(0, str(REPO))  # tests.support.serve starts functions-framework for us
-    from tests.support.serve import serve_function
+    from tests.support.serve import serve_function  # starts functions-framework for us
 
     token = "bench-token"
     with tempfile.TemporaryDirectory() as tmp:

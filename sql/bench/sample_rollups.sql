@@ -1,7 +1,7 @@
 -- Sample rollup rows for every day (and hour) of [@start_date, @end_date]: plausible,
--- deterministic figures with a weekly rhythm and slow growth, for the dashboard browser test
--- and the query latency bench (one year of rows in a second, without a year of raw events).
--- Never run by the product itself. `n` numbers the day; `wiggle` is a repeatable 0-16 jitter.
+-- deterministic figures with a weekly rhythm and slow growth, for the query latency bench
+-- (one year of rows in a second, without a year of raw events). Never run by the product.
+-- `n` numbers the day; `wiggle` is a repeatable 0-16 jitter.
 INSERT INTO daily_kpis (
   date, events, active_users, wau, mau, new_users, sessions, revenue, transactions,
   avg_order_value, platform_fees, avg_rating, error_events, error_rate, api_p50_ms, api_p95_ms,

@@ -1,6 +1,7 @@
-"""Sample data for the dashboard: rollup rows from sql/queries/sample_rollups.sql and a few raw
-events, so the browser test and the latency bench see every panel filled without a year of raw
-events. The product never calls this.
+"""A year of synthetic rollup rows for the query latency bench (bench/_query_latency.py): rows from
+sql/bench/sample_rollups.sql and a few raw journeys, so every endpoint has data to read without
+generating and rolling up a year of raw events. Bench-only, hence outside the product package;
+the tests use tests/support/pipeline_data.py, real pipeline output, instead.
 """
 
 from __future__ import annotations
@@ -48,5 +49,5 @@ def sample_events(now: datetime) -> list[dict[str, Any]]:
 def fill(warehouse: Warehouse, today: date, days: int, now: datetime | None = None) -> None:
     """Write `days` days of sample rollups ending `today`, and the sample journeys."""
     window = {"start_date": today - timedelta(days=days - 1), "end_date": today}
-    warehouse.execute(load_sql("queries/sample_rollups"), window)
+    warehouse.execute(load_sql("bench/sample_rollups"), window)
     warehouse.insert_rows("events", sample_events(now or datetime.now(UTC)))
