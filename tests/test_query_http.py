@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -370,7 +371,7 @@ def test_injection_attempts_are_refused_or_treated_as_data(
     with serve_function("query", env_for(tmp_path)) as base_url:
         for path in INJECTIONS:
             statuses[path] = requests.get(base_url + path, headers=AUTH, timeout=10).status_code
-        quoted = requests.utils.quote(ODD_USER, safe="")
+        quoted = urllib.parse.quote(ODD_USER, safe="")
         odd = requests.get(f"{base_url}/v1/users/{quoted}/engagement", headers=AUTH, timeout=10)
     # User ids are data: a hostile one names no user (404); the others never pass validation.
     assert all(status in {400, 404} for status in statuses.values()), statuses
