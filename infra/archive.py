@@ -25,6 +25,8 @@ LOCAL_ONLY_DEPENDENCIES = frozenset({"duckdb", "aiosmtpd", "croniter"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
+# Benchmark fixtures live beside the product's SQL but are never run by a function.
+_SKIPPED_DIRS = ("sql/bench/",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def source_files(root: Path) -> list[tuple[str, Path]]:
             if not path.is_file() or _SKIPPED_PARTS.intersection(relative.parts):
                 continue
             if path.name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            if relative.as_posix().startswith(_SKIPPED_DIRS):
                 continue
             files.append((relative.as_posix(), path))
     return sorted(files)

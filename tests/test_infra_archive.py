@@ -28,6 +28,7 @@ def repo(tmp_path: Path) -> Path:
         "functions/ingest/__pycache__/main.cpython-311.pyc": "compiled",
         "functions/stale.pyc": "compiled",
         "sql/tables/events.sql": "CREATE TABLE events (a INT64) PARTITION BY DATE(a);\n",
+        "sql/bench/sample_rollups.sql": "SELECT 1;\n",
         "tests/test_ingest.py": "def test(): ...\n",
         ".venv/lib/site.py": "",
         "infra/program.py": "",
@@ -61,7 +62,7 @@ def test_changed_code_changes_the_object_name(repo: Path) -> None:
     assert build_archive(INGEST, repo).object_name != before.object_name
 
 
-def test_archive_holds_only_functions_sql_main_and_requirements(repo: Path) -> None:
+def test_archive_holds_only_functions_product_sql_main_and_requirements(repo: Path) -> None:
     names = names_in(build_archive(INGEST, repo).content)
     assert names == sorted(names)
     assert names == [
@@ -99,3 +100,4 @@ def test_the_real_repository_archive_has_no_tests_or_virtualenv() -> None:
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"functions", "sql", "main.py", "requirements.txt"}
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert not [name for name in names if name.startswith("sql/bench/")]
