@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,14 +40,6 @@ def event(event_id: str, **fields: Any) -> dict[str, Any]:
 def message(env: Envelope, message_id: str = "m1") -> Message:
     built = env.to_message()
     return Message(data=built.data, attributes=built.attributes, message_id=message_id)
-
-
-@pytest.fixture()
-def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    store = DuckDBWarehouse(tmp_path / "beacon.duckdb")
-    store.ensure_tables()
-    yield store
-    store.close()
 
 
 def events_in(store: DuckDBWarehouse) -> list[dict[str, Any]]:
@@ -156,6 +147,30 @@ def test_a_bad_record_is_parked_and_its_neighbours_load(warehouse: DuckDBWarehou
         ("malformed_message", 1, "bad")
     ]
     assert json.loads(parked[0]["errors"])[0]["field"] == "timestamp"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"revenue": 10**400, "currency": "USD"}, "revenue", "is too large"),
+        ({"duration_ms": -(10**400)}, "duration_ms", "is too large"),
+        (
+            {"timestamp": "9999-12-31T23:59:59+00:00", "sent_at": "2024-04-30T12:00:00+00:00"},
+            "timestamp",
+            "the clock-skew correction leaves the datetime range",
+        ),
+    ],
+)
+def test_out_of_range_values_are_parked_with_their_field(
+    warehouse: DuckDBWarehouse, fields: dict[str, Any], field: str, message: str
+) -> None:
+    records = [event("good"), event("huge", **fields)]
+    stats = load_messages([message(envelope(records))], warehouse, now=NOW)
+    assert [row["event_id"] for row in events_in(warehouse)] == ["good"]
+    assert stats.malformed == 1
+    parked = bad_in(warehouse)
+    assert [(r["event_id"], r["reason"]) for r in parked] == [("huge", "malformed_message")]
+    assert json.loads(parked[0]["errors"]) == [{"field": field, "message": message}]
 
 
 class FailingWarehouse:

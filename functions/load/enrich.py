@@ -107,7 +107,12 @@ def corrected_time(
         return received_at
     if sent_at is None:
         return client_time
-    return client_time + (received_at - sent_at)
+    try:
+        return client_time + (received_at - sent_at)
+    except OverflowError:  # a client clock near year 1 or 9999: no real time to correct to
+        raise RecordError(
+            "timestamp", "the clock-skew correction leaves the datetime range"
+        ) from None
 
 
 def _text(values: Mapping[str, Any], name: str, prefix: str = "") -> str | None:
@@ -123,9 +128,13 @@ def _number(record: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(name, "must be a number")
-    if not math.isfinite(value):
+    try:
+        number = float(value)  # a JSON integer may be too large for a float
+    except OverflowError:
+        raise RecordError(name, "is too large") from None
+    if not math.isfinite(number):
         raise RecordError(name, "must be finite")
-    return float(value)
+    return number
 
 
 @lru_cache(maxsize=4096)  # same bound as parse_user_agent's: a site sees few distinct agents
