@@ -150,7 +150,7 @@ def test_a_bad_record_is_parked_and_its_neighbours_load(warehouse: DuckDBWarehou
 
 
 @pytest.mark.parametrize(
-    ("fields", "field", "message"),
+    ("fields", "field", "reason"),
     [
         ({"revenue": 10**400, "currency": "USD"}, "revenue", "is too large"),
         ({"duration_ms": -(10**400)}, "duration_ms", "is too large"),
@@ -162,7 +162,7 @@ def test_a_bad_record_is_parked_and_its_neighbours_load(warehouse: DuckDBWarehou
     ],
 )
 def test_out_of_range_values_are_parked_with_their_field(
-    warehouse: DuckDBWarehouse, fields: dict[str, Any], field: str, message: str
+    warehouse: DuckDBWarehouse, fields: dict[str, Any], field: str, reason: str
 ) -> None:
     records = [event("good"), event("huge", **fields)]
     stats = load_messages([message(envelope(records))], warehouse, now=NOW)
@@ -170,7 +170,7 @@ def test_out_of_range_values_are_parked_with_their_field(
     assert stats.malformed == 1
     parked = bad_in(warehouse)
     assert [(r["event_id"], r["reason"]) for r in parked] == [("huge", "malformed_message")]
-    assert json.loads(parked[0]["errors"]) == [{"field": field, "message": message}]
+    assert json.loads(parked[0]["errors"]) == [{"field": field, "message": reason}]
 
 
 class FailingWarehouse:
