@@ -17,6 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from functions.cli import main
 from functions.devserver.jobs_client import JobRunError, run_job
 
 
@@ -93,7 +94,9 @@ def test_runs_in_process_against_duckdb_when_nothing_listens(tmp_path: Path, por
     assert {"events", "daily_kpis"} <= tables
 
 
-def test_a_database_held_by_another_process_gets_a_clear_message(tmp_path: Path, port: int) -> None:
+@pytest.fixture
+def held_database(tmp_path: Path) -> Iterator[Path]:
+    """tmp_path/beacon.duckdb, held open by another process for the test's duration."""
     path = tmp_path / "beacon.duckdb"
     holder = subprocess.Popen(
         [
@@ -107,11 +110,45 @@ def test_a_database_held_by_another_process_gets_a_clear_message(tmp_path: Path,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"open\n"
-        with pytest.raises(JobRunError, match="locked by another process"):
-            run_job("alerts", env=local_env(tmp_path, alerts=port))
+        yield path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_database_held_by_another_process_gets_a_clear_message(
+    held_database: Path, tmp_path: Path, port: int
+) -> None:
+    with pytest.raises(JobRunError, match="locked by another process") as raised:
+        run_job("alerts", env=local_env(tmp_path, alerts=port))
+    assert f"nothing answered at http://127.0.0.1:{port}/v1/jobs/alerts" in str(raised.value)
+    assert "set BEACON_ALERTS_PORT to its alerts port" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable"),
+    [
+        (["alerts"], "BEACON_ALERTS_PORT"),
+        (["jobs", "run", "retention"], "BEACON_ROLLUP_PORT"),
+        (["gdpr", "delete", "--user-id", "alice"], "BEACON_ROLLUP_PORT"),
+        (["gdpr", "export", "--user-id", "alice"], "BEACON_ROLLUP_PORT"),
+    ],
+)
+def test_every_command_reports_a_held_database_and_exits_1(
+    held_database: Path,
+    tmp_path: Path,
+    port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    variable: str,
+) -> None:
+    for name, value in local_env(tmp_path, alerts=port, rollup=port).items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{held_database} is locked by another process" in err
+    assert f"set {variable}" in err
 
 
 class FakeSchedulerClient:
@@ -148,3 +185,30 @@ def test_on_gcp_local_only_flags_are_refused_before_calling_anything() -> None:
     with pytest.raises(JobRunError, match="deployed body"):
         run_job("rollup", start=date(2025, 1, 1), env=env, scheduler_client=client)
     assert client.names == []
+
+
+def test_on_gcp_beacon_alerts_asks_cloud_scheduler_to_run_the_alerts_job(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from google.cloud import scheduler_v1
+
+    client = FakeSchedulerClient()
+    monkeypatch.setattr(scheduler_v1, "CloudSchedulerClient", lambda: client)
+    monkeypatch.setenv("BEACON_BACKEND", "gcp")
+    monkeypatch.setenv("BEACON_GCP_PROJECT", "acme-analytics")
+    monkeypatch.setenv("BEACON_GCP_REGION", "europe-west1")
+    assert main(["alerts"]) == 0
+    resource = "projects/acme-analytics/locations/europe-west1/jobs/alerts"
+    assert client.names == [resource]
+    assert json.loads(capsys.readouterr().out) == {"job": resource, "state": "ENABLED"}
+
+
+def test_on_gcp_beacon_alerts_dry_run_is_refused_naming_only_that_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BEACON_BACKEND", "gcp")
+    monkeypatch.setenv("BEACON_GCP_PROJECT", "acme-analytics")
+    assert main(["alerts", "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "deployed body; --dry-run only applies to local runs" in err
+    assert "--start" not in err

@@ -1,11 +1,13 @@
-"""`beacon jobs run NAME`: run a scheduled job now, the way its scheduler would.
+"""Call a Beacon function the way its scheduler would: `beacon jobs run`, `beacon alerts` and
+`beacon gdpr` all go through here.
 
-- Locally, POST the job's body to the running `beacon dev`'s function URL + path, exactly as
-  Cloud Scheduler does in the cloud.
-- If nothing listens there, run the job in this process instead: the function's app (through
-  functions-framework's test client) against the local DuckDB file.
-- With BEACON_BACKEND=gcp, ask Cloud Scheduler to run the deployed job (projects/P/locations/
-  REGION/jobs/NAME); the job then runs with its deployed body.
+- Locally, `call_function` POSTs the body to the running `beacon dev`'s function on loopback
+  (BEACON_<FUNCTION>_PORT, else the registry's port) + path, exactly as Cloud Scheduler does in
+  the cloud.
+- If nothing listens there, it serves the same request in this process instead: the function's
+  app (through functions-framework's test client) against the local DuckDB file.
+- With BEACON_BACKEND=gcp, `run_job` asks Cloud Scheduler to run the deployed job (projects/P/
+  locations/REGION/jobs/NAME); the job then runs with its deployed body.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class SchedulerClient(Protocol):
 
 @dataclass(frozen=True)
 class JobOutcome:
-    how: str  # "http", "in-process" or "cloud-scheduler"
+    how: str  # "http", "in-process", "cloud-scheduler" (or "bigquery": `beacon gdpr` on GCP)
     target: str  # the URL, database or job resource name
     status: int  # HTTP status (200 for Cloud Scheduler's accepted run)
     body: Mapping[str, Any]
@@ -101,25 +103,55 @@ def run_job(
         raise JobRunError(str(exc.args[0])) from None
     settings = Settings.from_env(env)
     if settings.backend == "gcp":
-        if start is not None or end is not None or dry_run:
+        given = [
+            flag
+            for flag, value in (("--start", start), ("--end", end), ("--dry-run", dry_run))
+            if value
+        ]
+        if given:
+            # Name only the flags given: `beacon alerts --dry-run` has no --start or --end.
+            flags = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+            verb = "applies" if len(given) == 1 else "apply"
             raise JobRunError(
-                "Cloud Scheduler runs a job with its deployed body; --start, --end and "
-                "--dry-run only apply to local runs"
+                f"Cloud Scheduler runs a job with its deployed body; {flags} only {verb} to "
+                "local runs (BEACON_BACKEND=local)"
             )
         return run_on_cloud_scheduler(job, settings, env, scheduler_client)
     body = request_body(job, start, end, dry_run)
-    url = f"http://{LOOPBACK}:{local_port(job.function, env)}{job.path}"
+    return call_function(job.function, job.path, body, settings, env)
+
+
+def call_function(
+    function: str,
+    path: str,
+    body: Mapping[str, Any],
+    settings: Settings,
+    env: Mapping[str, str],
+) -> JobOutcome:
+    """POST body to the local function's path; when nothing listens, serve it in this process.
+
+    Any answer of a running function is returned as it is, whatever its status: only a refused
+    connection means "no `beacon dev`" and falls back to running here.
+    """
+    url = f"http://{LOOPBACK}:{local_port(function, env)}{path}"
     try:
         response = requests.post(
-            url, json=body, headers={"User-Agent": "beacon-jobs-run"}, timeout=3600
+            url, json=dict(body), headers={"User-Agent": "beacon-jobs-run"}, timeout=3600
         )
     except requests.ConnectionError:
-        return run_in_process(job, body, settings)
+        return run_in_process(function, path, body, settings, tried=url)
     return JobOutcome("http", url, response.status_code, _json_or_text(response.text))
 
 
-def run_in_process(job: ScheduledJob, body: Mapping[str, Any], settings: Settings) -> JobOutcome:
-    """Serve one request to the job's function here, against the DuckDB file of settings."""
+def run_in_process(
+    function: str,
+    path: str,
+    body: Mapping[str, Any],
+    settings: Settings,
+    *,
+    tried: str = "the function's local port",
+) -> JobOutcome:
+    """Serve one request to the function here, against the DuckDB file of settings."""
     import functions_framework
 
     from functions.devserver.pipeline import DatabaseLocked, open_duckdb
@@ -127,19 +159,22 @@ def run_in_process(job: ScheduledJob, body: Mapping[str, Any], settings: Setting
     try:
         warehouse = open_duckdb(settings.duckdb_path)
     except DatabaseLocked as exc:
+        # Usually a `beacon dev` on other ports than the ones asked: it holds the file, so the
+        # request has to go to it rather than run here.
         raise JobRunError(
-            f"nothing answered at the function's local port, and {exc}. Start `beacon dev` "
-            "on its usual ports or stop the process holding the file."
+            f"nothing answered at {tried}, and {exc}. If `beacon dev` holds the file, set "
+            f"BEACON_{function.upper()}_PORT to its {function} port; otherwise stop the "
+            "process holding the file."
         ) from None
     runtime.reset()
     runtime.use_settings(settings)
     runtime.use_warehouse(warehouse)
     try:
-        spec = function_named(job.function)
+        spec = function_named(function)
         app = functions_framework.create_app(  # type: ignore[no-untyped-call]
-            target=spec.entry_point, source=str(source_of(job.function))
+            target=spec.entry_point, source=str(source_of(function))
         )
-        response = app.test_client().post(job.path, json=dict(body))
+        response = app.test_client().post(path, json=dict(body))
         text = response.get_data(as_text=True)
         return JobOutcome(
             "in-process", str(settings.duckdb_path), response.status_code, _json_or_text(text)
