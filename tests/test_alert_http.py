@@ -1,16 +1,20 @@
-"""The alerts job over real HTTP (functions-framework), and `beacon alerts` both ways."""
+"""The alerts job over real HTTP (functions-framework), and `beacon alerts` both ways: to the
+function on BEACON_ALERTS_PORT, and in this process when nothing listens there."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
-from functions import runtime
-from functions.alerts.smtp_sink import SmtpSink, free_port
+from functions.alerts.smtp_sink import SmtpSink
 from functions.cli import main
 from tests.support.serve import serve_function
 
@@ -22,27 +26,19 @@ def sink(tmp_path: Path) -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, sink: SmtpSink) -> dict[str, str]:
+def env(tmp_path: Path, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     # All-day working hours: an empty warehouse then trips the silence check whatever the time.
-    return {
+    # Set here too, for `beacon alerts` run in this process.
+    values = {
         "BEACON_BACKEND": "local",
         "BEACON_DATA_DIR": str(tmp_path / "data"),
         "BEACON_SMTP_PORT": str(sink.port),
         "BEACON_ALERT_RECIPIENTS": "ops@example.com",
         "BEACON_WORKING_HOURS": "00-24",
     }
-
-
-@pytest.fixture
-def clean_runtime(monkeypatch, env) -> Iterator[None]:
-    for name, value in env.items():
+    for name, value in values.items():
         monkeypatch.setenv(name, value)
-    runtime.reset()
-    yield
-    warehouse = runtime._warehouse
-    if warehouse is not None:
-        warehouse.close()
-    runtime.reset()
+    return values
 
 
 def test_alerts_job_mails_once_then_respects_cooldown_and_answers_400_on_bad_body(env, sink):
@@ -62,20 +58,22 @@ def test_alerts_job_mails_once_then_respects_cooldown_and_answers_400_on_bad_bod
     assert "minutes without events" in mail["Subject"]
 
 
-def test_alerts_command_asks_the_running_function_first(env, sink, monkeypatch, capsys):
+def test_alerts_command_asks_the_running_function_on_its_port(env, sink, monkeypatch, capsys):
     with serve_function("alerts", env) as base_url:
-        monkeypatch.setenv("BEACON_ALERTS_URL", base_url + "/v1/jobs/alerts")
-        # The served function holds the DuckDB file; a direct run here could not open it.
+        monkeypatch.setenv("BEACON_ALERTS_PORT", str(urlsplit(base_url).port))
+        # The served function holds the DuckDB file; an in-process run here could not open it.
         assert main(["alerts"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["mails_sent"] == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["mails_sent"] == 1
+    assert "in this process" not in captured.err
     assert len(sink.messages()) == 1
 
 
-def test_alerts_command_runs_directly_when_nothing_listens(clean_runtime, monkeypatch, capsys):
-    monkeypatch.setenv("BEACON_ALERTS_URL", f"http://127.0.0.1:{free_port()}/v1/jobs/alerts")
+def test_alerts_command_runs_in_process_when_nothing_listens(env, sink, monkeypatch, capsys, port):
+    monkeypatch.setenv("BEACON_ALERTS_PORT", str(port))
     assert main(["alerts", "--dry-run"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
     assert summary["dry_run"] is True
     assert {check["name"] for check in summary["checks"]} == {
         "error_rate",
@@ -84,3 +82,29 @@ def test_alerts_command_runs_directly_when_nothing_listens(clean_runtime, monkey
         "cost",
         "silence",
     }
+    assert "ran in this process on" in captured.err
+    assert sink.messages() == []
+
+
+def test_alerts_command_exits_1_and_prints_an_answer_other_than_200(monkeypatch, capsys, port):
+    @Request.application  # type: ignore[misc]
+    def failing(request: Request) -> Response:
+        return Response(
+            '{"error": "job_failed", "message": "the job at /v1/jobs/alerts failed"}',
+            status=500,
+            mimetype="application/json",
+        )
+
+    server = make_server("127.0.0.1", port, failing, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("BEACON_BACKEND", "local")
+    monkeypatch.setenv("BEACON_ALERTS_PORT", str(port))
+    try:
+        assert main(["alerts"]) == 1
+    finally:
+        server.shutdown()
+        thread.join()
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"] == "job_failed"
+    assert "answered 500" in captured.err

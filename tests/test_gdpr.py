@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from functions import runtime
+from functions.cli import main
 from functions.rollup.gdpr import (
     USER_COLUMNS,
     affected_ranges,
@@ -183,11 +187,8 @@ def test_gdpr_jobs_over_http(tmp_path):
     assert bad.status_code == 400
 
 
-def test_gdpr_commands_run_directly_when_no_function_listens(tmp_path, monkeypatch, capsys):
-    from functions import runtime
-    from functions.alerts.smtp_sink import free_port
-    from functions.cli import main
-
+def populated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A local data directory whose DuckDB file holds populate()'s rows, set as the env's."""
     data_dir = tmp_path / "data"
     warehouse = DuckDBWarehouse(data_dir / "beacon.duckdb")
     warehouse.ensure_tables()
@@ -195,20 +196,71 @@ def test_gdpr_commands_run_directly_when_no_function_listens(tmp_path, monkeypat
     warehouse.close()
     monkeypatch.setenv("BEACON_DATA_DIR", str(data_dir))
     monkeypatch.setenv("BEACON_BACKEND", "local")
-    monkeypatch.setenv("BEACON_ROLLUP_URL", f"http://127.0.0.1:{free_port()}")
-    runtime.reset()
+    return data_dir
+
+
+def erase_and_export_alice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Export, erase, export again through the CLI, checking each; return standard error."""
     output = tmp_path / "alice.jsonl"
-    try:
-        assert main(["gdpr", "export", "--user-id", "alice", "--output", str(output)]) == 0
-        assert main(["gdpr", "delete", "--user-id", "alice"]) == 0
-        assert main(["gdpr", "export", "--user-id", "alice"]) == 0
-    finally:
-        opened = runtime._warehouse
-        if opened is not None:
-            opened.close()
-        runtime.reset()
+    assert main(["gdpr", "export", "--user-id", "alice", "--output", str(output)]) == 0
+    assert main(["gdpr", "delete", "--user-id", "alice"]) == 0
+    assert main(["gdpr", "export", "--user-id", "alice"]) == 0
     lines = output.read_text().splitlines()
     assert len(lines) == 6
     assert all(json.loads(line)["event_type"] for line in lines)
-    printed = capsys.readouterr().out
-    assert json.loads(printed[: printed.rindex("}") + 1])["deleted"]["events"] == 6
+    printed = capsys.readouterr()
+    # The delete's summary, then nothing: the second export found no events.
+    assert json.loads(printed.out)["deleted"]["events"] == 6
+    return printed.err
+
+
+def test_gdpr_commands_ask_the_running_rollup_function_on_its_port(tmp_path, monkeypatch, capsys):
+    data_dir = populated_data_dir(tmp_path, monkeypatch)
+    env = {"BEACON_BACKEND": "local", "BEACON_DATA_DIR": str(data_dir)}
+    with serve_function("rollup", env) as base_url:
+        monkeypatch.setenv("BEACON_ROLLUP_PORT", str(urlsplit(base_url).port))
+        # The served function holds the DuckDB file; an in-process run here could not open it.
+        err = erase_and_export_alice(tmp_path, capsys)
+    assert "in this process" not in err
+
+
+def test_gdpr_commands_run_in_process_when_nothing_listens(tmp_path, monkeypatch, capsys, port):
+    populated_data_dir(tmp_path, monkeypatch)
+    monkeypatch.setenv("BEACON_ROLLUP_PORT", str(port))
+    err = erase_and_export_alice(tmp_path, capsys)
+    assert "ran in this process on" in err
+
+
+def test_gdpr_command_exits_1_and_prints_the_answer_to_a_bad_request(
+    tmp_path, monkeypatch, capsys, port
+):
+    populated_data_dir(tmp_path, monkeypatch)
+    monkeypatch.setenv("BEACON_ROLLUP_PORT", str(port))
+    assert main(["gdpr", "delete", "--user-id", " "]) == 1
+    assert main(["gdpr", "export", "--user-id", ""]) == 1
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["error"] == "invalid_request"
+    assert "answered 400" in printed.err
+    assert "user_id must be a non-empty string" in printed.err  # the export's answer
+
+
+def test_gdpr_commands_on_gcp_work_on_the_warehouse_and_call_no_function(
+    tmp_path, monkeypatch, capsys, port
+):
+    data_dir = populated_data_dir(tmp_path, monkeypatch)
+    monkeypatch.setenv("BEACON_BACKEND", "gcp")
+    monkeypatch.setenv("BEACON_GCP_PROJECT", "acme-analytics")
+    # Nothing may listen on the rollup port: a request there would fall back to DuckDB, which is
+    # what the gcp path must never do. The warehouse runtime hands out stands in for BigQuery.
+    monkeypatch.setenv("BEACON_ROLLUP_PORT", str(port))
+    warehouse = DuckDBWarehouse(data_dir / "beacon.duckdb")
+    runtime.reset()
+    runtime.use_warehouse(warehouse)
+    try:
+        err = erase_and_export_alice(tmp_path, capsys)
+        logged = warehouse.query("SELECT action FROM privacy_log").rows
+    finally:
+        runtime.reset()
+        warehouse.close()
+    assert "ran directly in BigQuery acme-analytics.beacon" in err
+    assert sorted(row["action"] for row in logged) == ["delete", "export", "export"]

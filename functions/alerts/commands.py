@@ -1,43 +1,20 @@
-"""`beacon alerts [--dry-run]`: run the alert checks once.
+"""`beacon alerts [--dry-run]`: run the alert checks once, exactly as `beacon jobs run alerts`.
 
-`beacon dev` holds the DuckDB file's lock while it runs, so the command first asks the running
-dev server's alerts function over HTTP and opens the warehouse itself only when nothing answers.
+Locally that POSTs to the running `beacon dev`'s alerts function (which holds the DuckDB file's
+lock) and serves the request in this process only when nothing listens on the alerts port; with
+BEACON_BACKEND=gcp it asks Cloud Scheduler to run the deployed `alerts` job.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
-from functions import runtime
-
-DEFAULT_ALERTS_URL = "http://127.0.0.1:8083/v1/jobs/alerts"
-HTTP_TIMEOUT_SECONDS = 300.0
-
-
-class JobFailed(RuntimeError):
-    """The running function answered, but with an error."""
-
-
-def post_or_run(
-    url: str, body: Mapping[str, Any], direct: Callable[[], Mapping[str, Any]]
-) -> Mapping[str, Any]:
-    """POST body to a running function; when nothing listens there, run `direct` in-process."""
-    try:
-        response = requests.post(url, json=dict(body), timeout=HTTP_TIMEOUT_SECONDS)
-    except requests.ConnectionError:
-        return direct()
-    if response.status_code != 200:
-        raise JobFailed(f"{url} answered {response.status_code}: {response.text[:500]}")
-    answer: Mapping[str, Any] = response.json()
-    return answer
+from functions.devserver.jobs_client import JobOutcome, JobRunError, run_job
+from functions.registry import function_named
+from functions.settings import SettingsError
 
 
 def print_json(value: Any) -> None:
@@ -45,22 +22,36 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def note_how(command: str, function: str, outcome: JobOutcome) -> None:
+    """Say on standard error where the request went; standard output stays the JSON answer."""
+    if outcome.how == "in-process":
+        print(
+            f"{command}: no `beacon dev` answered on the {function} port; "
+            f"ran in this process on {outcome.target}",
+            file=sys.stderr,
+        )
+    elif outcome.how == "cloud-scheduler":
+        print(
+            f"{command}: asked Cloud Scheduler to run {outcome.target}; it runs with its "
+            "deployed body and reports in the function's logs",
+            file=sys.stderr,
+        )
+    elif outcome.how == "bigquery":
+        print(f"{command}: ran directly in BigQuery {outcome.target}", file=sys.stderr)
+    if outcome.status != 200:
+        print(f"{command}: the {function} function answered {outcome.status}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from functions.alerts.runner import run_alerts
-
-    url = os.environ.get("BEACON_ALERTS_URL", "") or DEFAULT_ALERTS_URL
-
-    def direct() -> Mapping[str, Any]:
-        warehouse, settings = runtime.get_warehouse(), runtime.get_settings()
-        return run_alerts(warehouse, settings, now=datetime.now(UTC), dry_run=args.dry_run)
-
     try:
-        summary = post_or_run(url, {"dry_run": args.dry_run}, direct)
-    except JobFailed as exc:
+        outcome = run_job("alerts", dry_run=args.dry_run)
+    except (JobRunError, SettingsError) as exc:
         print(f"beacon alerts: {exc}", file=sys.stderr)
         return 1
-    print_json(summary)
-    return 1 if summary.get("errors") else 0
+    note_how("beacon alerts", "alerts", outcome)
+    print_json(outcome.body)
+    # A check whose query failed is listed under "errors"; the run is then a failure too.
+    return 0 if outcome.status == 200 and not outcome.body.get("errors") else 1
 
 
 def register(subparsers: Any) -> None:
@@ -68,11 +59,18 @@ def register(subparsers: Any) -> None:
         "alerts",
         help="run the alert checks once and mail what changed",
         description=(
-            "Run the alert checks once. Asks the running `beacon dev` (BEACON_ALERTS_URL, "
-            f"default {DEFAULT_ALERTS_URL}) first, else runs against the local warehouse."
+            "Run the alert checks once, as `beacon jobs run alerts` does: POST to the running "
+            "`beacon dev`'s alerts function (port BEACON_ALERTS_PORT, default "
+            f"{function_named('alerts').local_port}), else run "
+            "it in this process against the local DuckDB file. With BEACON_BACKEND=gcp, ask "
+            "Cloud Scheduler to run the deployed alerts job (BEACON_GCP_PROJECT, "
+            "BEACON_GCP_REGION). Prints the JSON answer (on GCP, the scheduler job's state); "
+            "exits 1 unless the answer was 200 without errors."
         ),
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="judge the checks but write and mail nothing"
+        "--dry-run",
+        action="store_true",
+        help="judge the checks but write and mail nothing (local runs only)",
     )
     parser.set_defaults(handler=_run)

@@ -1,8 +1,9 @@
 """`beacon gdpr delete --user-id ID` and `beacon gdpr export --user-id ID [--output FILE]`.
 
-Like `beacon alerts`, each asks the running `beacon dev`'s rollup function first
-(BEACON_ROLLUP_URL, default http://127.0.0.1:8082) and opens the warehouse itself only when
-nothing answers there.
+Locally each POSTs to the running `beacon dev`'s rollup function (port BEACON_ROLLUP_PORT), the
+same mechanism as `beacon jobs run`, and serves the request in this process against the DuckDB
+file only when nothing listens there. With BEACON_BACKEND=gcp there is no scheduler job to ask:
+the command erases or exports directly in BigQuery with the operator's credentials.
 """
 
 from __future__ import annotations
@@ -11,63 +12,92 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from functions import runtime
-from functions.alerts.commands import JobFailed, post_or_run, print_json
+from functions.alerts.commands import note_how, print_json
+from functions.devserver.jobs_client import JobOutcome, JobRunError, call_function
+from functions.jobs import JobInputError
+from functions.registry import function_named
+from functions.settings import Settings, SettingsError
 
-DEFAULT_ROLLUP_URL = "http://127.0.0.1:8082"
+PATHS = {"delete": "/v1/jobs/gdpr/delete", "export": "/v1/jobs/gdpr/export"}
 
 
-def _base_url() -> str:
-    return (os.environ.get("BEACON_ROLLUP_URL", "") or DEFAULT_ROLLUP_URL).rstrip("/")
+def request(action: str, user_id: str) -> JobOutcome:
+    """Serve one privacy request: through the rollup function locally, in BigQuery on GCP."""
+    settings = Settings.from_env(os.environ)
+    body = {"user_id": user_id}
+    if settings.backend == "gcp":
+        return _on_bigquery(action, body, settings)
+    return call_function("rollup", PATHS[action], body, settings, os.environ)
+
+
+def _on_bigquery(action: str, body: dict[str, Any], settings: Settings) -> JobOutcome:
+    # The handlers the rollup function routes to, so the answer has the same shape; they open
+    # BigQuery through runtime with this process's (the operator's) credentials.
+    from functions.rollup.gdpr import handle_delete, handle_export
+
+    handler = handle_delete if action == "delete" else handle_export
+    target = f"{settings.gcp_project}.{settings.dataset}"
+    try:
+        answer = handler(body)
+    except JobInputError as exc:  # answered as the function would: 400
+        return JobOutcome(
+            "bigquery", target, 400, {"error": "invalid_request", "message": str(exc)}
+        )
+    return JobOutcome("bigquery", target, 200, answer)
+
+
+def _outcome(command: str, action: str, user_id: str) -> JobOutcome | None:
+    try:
+        outcome = request(action, user_id)
+    except (JobRunError, SettingsError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    note_how(command, "rollup", outcome)
+    return outcome
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from functions.rollup.gdpr import delete_user
-
-    def direct() -> Mapping[str, Any]:
-        return delete_user(runtime.get_warehouse(), runtime.get_settings(), args.user_id)
-
-    try:
-        summary = post_or_run(
-            _base_url() + "/v1/jobs/gdpr/delete", {"user_id": args.user_id}, direct
-        )
-    except JobFailed as exc:
-        print(f"beacon gdpr delete: {exc}", file=sys.stderr)
+    outcome = _outcome("beacon gdpr delete", "delete", args.user_id)
+    if outcome is None:
         return 1
-    print_json(summary)
-    return 0
+    print_json(outcome.body)
+    return 0 if outcome.status == 200 else 1
 
 
 def _export(args: argparse.Namespace) -> int:
-    from functions.rollup.gdpr import export_user
-
-    def direct() -> Mapping[str, Any]:
-        lines = export_user(runtime.get_warehouse(), runtime.get_settings(), args.user_id)
-        return {"events": [json.loads(line) for line in lines]}
-
-    try:
-        answer = post_or_run(
-            _base_url() + "/v1/jobs/gdpr/export", {"user_id": args.user_id}, direct
-        )
-    except JobFailed as exc:
-        print(f"beacon gdpr export: {exc}", file=sys.stderr)
+    outcome = _outcome("beacon gdpr export", "export", args.user_id)
+    if outcome is None:
         return 1
-    text = "".join(json.dumps(event, sort_keys=True) + "\n" for event in answer["events"])
+    if outcome.status != 200:
+        # Not on standard output: that is the export's JSON lines, often piped into a file.
+        print(json.dumps(outcome.body, indent=2, default=str), file=sys.stderr)
+        return 1
+    events = outcome.body["events"]
+    text = "".join(json.dumps(event, sort_keys=True) + "\n" for event in events)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"{len(answer['events'])} events written to {args.output}", file=sys.stderr)
+        print(f"{len(events)} events written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
 
 
 def register(subparsers: Any) -> None:
+    port = function_named("rollup").local_port
     gdpr = subparsers.add_parser(
-        "gdpr", help="erase or export one user's data", description=__doc__
+        "gdpr",
+        help="erase or export one user's data",
+        description=(
+            "Erase or export one user's data. Locally, POST to the running `beacon dev`'s "
+            f"rollup function (port BEACON_ROLLUP_PORT, default {port}), else serve the "
+            "request in this process against the local DuckDB file. With BEACON_BACKEND=gcp "
+            "there is no Cloud Scheduler job for these: the command works directly in BigQuery "
+            "(BEACON_GCP_PROJECT, BEACON_DATASET) with your own credentials. Exits 1 unless "
+            "the request succeeded, printing the answer."
+        ),
     )
     actions = gdpr.add_subparsers(dest="gdpr_command", metavar="ACTION", required=True)
     delete = actions.add_parser(
