@@ -11,11 +11,12 @@ import pytest
 from functions_framework import create_app
 
 from functions import runtime
+from functions.bad_events import PAYLOAD_LIMIT, truncate_payload
 from functions.bus import BusUnavailable, Message
 from functions.envelope import Envelope
 from functions.ingest.auth import authenticate, key_from_authorization, source_for_key
 from functions.ingest.body import BodyError, gunzip, parse_body, read_body
-from functions.ingest.records import MAX_PAYLOAD_BYTES, client_ip, truncate_payload
+from functions.ingest.records import client_ip
 from functions.registry import function_named
 from functions.settings import Settings
 from tests.support.serve import REPO
@@ -121,8 +122,8 @@ def test_client_ip_prefers_first_forwarded_hop(
 
 
 def test_payload_is_truncated_to_64_kib_without_splitting_characters() -> None:
-    text = truncate_payload("é".encode() * MAX_PAYLOAD_BYTES)
-    assert len(text.encode()) == MAX_PAYLOAD_BYTES
+    text = truncate_payload("é".encode() * PAYLOAD_LIMIT)
+    assert len(text.encode()) == PAYLOAD_LIMIT
     assert set(text) == {"é"}
 
 

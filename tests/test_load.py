@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from functions.bad_events import PAYLOAD_LIMIT
 from functions.bus import Message
 from functions.envelope import Envelope
-from functions.load.core import PAYLOAD_LIMIT, load_messages
+from functions.load.core import load_messages
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.duckdb import DuckDBWarehouse
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import flask
 
+from functions.bad_events import bad_event_row
 from functions.bus import BusUnavailable, Message
 from functions.ingest import records
 from functions.ingest.auth import CHALLENGE, authenticate
@@ -55,12 +56,12 @@ def handle_post(
         )
         body = parse_body(kind, raw)
     except BodyError as err:
-        row = records.bad_row(
+        row = bad_event_row(
             received_at=received_at,
             source=source,
             request_id=request_id,
             reason=err.code,
-            errors=[FieldError(err.field, err.message)],
+            errors=[FieldError(err.field, err.message).to_dict()],
             payload=err.payload,
         )
         bad = records.messages(

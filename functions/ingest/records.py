@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from functions.bad_events import bad_event_row
 from functions.bus import Message
 from functions.envelope import Envelope
-from functions.schema import FieldError, Rejection
+from functions.schema import Rejection
 
-MAX_PAYLOAD_BYTES = 64 * 1024
 _ID_BYTES_PER_DRAW = 16 * 256
 
 
@@ -45,34 +45,6 @@ class _RequestIds:
 new_request_id = _RequestIds().next
 
 
-def truncate_payload(payload: bytes) -> str:
-    """The raw payload as text, cut to 64 KiB (a split UTF-8 character at the end is dropped)."""
-    return payload[:MAX_PAYLOAD_BYTES].decode("utf-8", errors="ignore")
-
-
-def bad_row(
-    *,
-    received_at: str,
-    source: str,
-    request_id: str,
-    reason: str,
-    errors: Sequence[FieldError],
-    payload: bytes,
-    event_index: int | None = None,
-    event_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "received_at": received_at,
-        "source": source,
-        "request_id": request_id,
-        "event_index": event_index,
-        "event_id": event_id,
-        "reason": reason,
-        "errors": [e.to_dict() for e in errors],
-        "payload": truncate_payload(payload),
-    }
-
-
 def rejection_rows(
     rejections: Sequence[Rejection],
     raw_events: Sequence[object],
@@ -82,12 +54,12 @@ def rejection_rows(
     request_id: str,
 ) -> list[dict[str, Any]]:
     return [
-        bad_row(
+        bad_event_row(
             received_at=received_at,
             source=source,
             request_id=request_id,
             reason="invalid_event",
-            errors=r.errors,
+            errors=[error.to_dict() for error in r.errors],
             payload=json.dumps(raw_events[r.index], ensure_ascii=False, default=str).encode(),
             event_index=r.index,
             event_id=r.event_id,

@@ -15,23 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from functions.bad_events import COLUMNS, bad_event_row, truncate_payload
 from functions.bus import Message
 from functions.envelope import Envelope, MalformedEnvelope
 from functions.load.enrich import RecordError, event_row, parse_time
 from functions.warehouse import Warehouse
 
-PAYLOAD_LIMIT = 64 * 1024  # bytes of raw payload kept in bad_events
 MALFORMED = "malformed_message"
-BAD_EVENT_COLUMNS = (
-    "received_at",
-    "source",
-    "request_id",
-    "event_index",
-    "event_id",
-    "reason",
-    "errors",
-    "payload",
-)
 
 
 @dataclass(frozen=True)
@@ -39,12 +29,6 @@ class LoadStats:
     events: int  # event rows offered to the warehouse (before its de-duplication)
     bad_events: int  # rejection rows written, including malformed ones
     malformed: int  # messages or records that could not be read, parked as malformed_message
-
-
-def truncate(text: str, limit: int = PAYLOAD_LIMIT) -> str:
-    """At most `limit` bytes of UTF-8, never cutting a character in half."""
-    raw = text.encode("utf-8", errors="replace")
-    return text if len(raw) <= limit else raw[:limit].decode("utf-8", errors="ignore")
 
 
 def _malformed_row(
@@ -58,16 +42,16 @@ def _malformed_row(
     event_index: int | None = None,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    return {
-        "received_at": received_at,
-        "source": source,
-        "request_id": request_id,
-        "event_index": event_index,
-        "event_id": event_id,
-        "reason": MALFORMED,
-        "errors": [{"field": field, "message": message}],
-        "payload": truncate(payload),
-    }
+    return bad_event_row(
+        received_at=received_at,
+        source=source,
+        request_id=request_id,
+        reason=MALFORMED,
+        errors=[{"field": field, "message": message}],
+        payload=payload,
+        event_index=event_index,
+        event_id=event_id,
+    )
 
 
 def bad_row_id(row: Mapping[str, Any]) -> str:
@@ -87,7 +71,7 @@ def _record_text(record: Mapping[str, Any]) -> str:
 
 def _bad_event_row(record: Mapping[str, Any], envelope: Envelope, received: datetime) -> Any:
     """A rejection row from ingest, reduced to the table's columns with envelope defaults."""
-    row = {name: record.get(name) for name in BAD_EVENT_COLUMNS}
+    row = {name: record.get(name) for name in COLUMNS}
     row["received_at"] = parse_time(row["received_at"], "received_at") or received
     row["source"] = row["source"] if row["source"] is not None else envelope.source
     row["request_id"] = row["request_id"] or envelope.request_id
@@ -101,7 +85,7 @@ def _bad_event_row(record: Mapping[str, Any], envelope: Envelope, received: date
     ):
         raise RecordError("event_index", "must be an integer")
     if row["payload"] is not None:
-        row["payload"] = truncate(row["payload"])
+        row["payload"] = truncate_payload(row["payload"])
     return row
 
 
