@@ -216,3 +216,62 @@ def test_then_the_redelivery_loads(warehouse: DuckDBWarehouse) -> None:
         load_messages([delivery], FailingWarehouse(), now=NOW)
     load_messages([delivery], warehouse, now=NOW)
     assert [row["event_id"] for row in events_in(warehouse)] == ["e1"]
+
+
+def test_nan_and_integers_beyond_64_bits_park_their_record_as_malformed(
+    warehouse: DuckDBWarehouse,
+) -> None:
+    # json reads both; orjson refuses NaN and would read the integer as a float. The record must
+    # be parked with its payload, not loaded altered (NaN as null) nor failing the whole insert.
+    for number, odd in enumerate([{"ratio": float("nan")}, {"big": 2**70}, {"small": -(2**64)}]):
+        records = [event(f"kept-{number}"), event(f"odd-{number}", properties=odd)]
+        load_messages([message(envelope(records, request_id=f"req-{number}"))], warehouse, now=NOW)
+    both = {"ratio": float("nan"), "big": 2**70}
+    stats = load_messages(
+        [message(envelope([event("odd-3", properties=both)], request_id="req-3"))],
+        warehouse,
+        now=NOW,
+    )
+    assert stats.malformed == 1
+    assert [row["event_id"] for row in events_in(warehouse)] == ["kept-0", "kept-1", "kept-2"]
+    parked = bad_in(warehouse)
+    assert [(r["event_id"], r["reason"], r["event_index"]) for r in parked] == [
+        ("odd-0", "malformed_message", 1),
+        ("odd-1", "malformed_message", 1),
+        ("odd-2", "malformed_message", 1),
+        ("odd-3", "malformed_message", 0),
+    ]
+    assert [json.loads(r["errors"])[0]["field"] for r in parked] == ["properties"] * 4
+    assert "NaN" in parked[0]["payload"]
+    assert str(2**70) in parked[1]["payload"] and str(-(2**64)) in parked[2]["payload"]
+    assert str(2**70) in parked[3]["payload"] and "NaN" in parked[3]["payload"]
+
+
+@pytest.mark.parametrize("number", [-(2**63), 2**64 - 1, -(2**63) - 1, 2**64, 10**30], ids=str)
+def test_integers_load_exactly_or_park_at_the_64_bit_edge(
+    warehouse: DuckDBWarehouse, number: int
+) -> None:
+    delivery = message(envelope([event("e1", properties={"n": number})]))
+    stats = load_messages([delivery], warehouse, now=NOW)
+    rows = events_in(warehouse)
+    if -(2**63) <= number < 2**64:
+        assert stats.malformed == 0
+        assert json.loads(rows[0]["properties"]) == {"n": number}
+    else:
+        assert stats.malformed == 1 and rows == []
+        assert str(number) in bad_in(warehouse)[0]["payload"]
+
+
+def test_json_that_orjson_refuses_keeps_loading_as_before(warehouse: DuckDBWarehouse) -> None:
+    # A UTF-8 byte order mark: json skips it, orjson refuses it.
+    delivery = message(envelope([event("bom")]))
+    with_bom = Message(data=b"\xef\xbb\xbf" + delivery.data, attributes=delivery.attributes)
+    stats = load_messages([with_bom], warehouse, now=NOW)
+    assert stats.malformed == 0
+    assert [row["event_id"] for row in events_in(warehouse)] == ["bom"]
+
+
+def test_long_digit_runs_inside_strings_still_load(warehouse: DuckDBWarehouse) -> None:
+    delivery = message(envelope([event("e1", properties={"card": "1" * 40})]))
+    load_messages([delivery], warehouse, now=NOW)
+    assert json.loads(events_in(warehouse)[0]["properties"]) == {"card": "1" * 40}

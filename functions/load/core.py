@@ -17,7 +17,7 @@ from typing import Any
 
 from functions.bad_events import COLUMNS, bad_event_row, truncate_payload
 from functions.bus import Message
-from functions.envelope import Envelope, MalformedEnvelope
+from functions.envelope import Envelope, MalformedEnvelope, inexact_value
 from functions.load.enrich import RecordError, event_row, parse_time
 from functions.warehouse import Warehouse
 
@@ -102,17 +102,20 @@ def _rows_of(
     for index, record in enumerate(envelope.records):
         try:
             if envelope.kind == "events":
-                events.append(
-                    event_row(
-                        record,
-                        source=envelope.source,
-                        received_at=received,
-                        envelope_sent_at=sent_at,
-                        loaded_at=now,
-                    )
+                row = event_row(
+                    record,
+                    source=envelope.source,
+                    received_at=received,
+                    envelope_sent_at=sent_at,
+                    loaded_at=now,
                 )
             else:
-                bad.append(_bad_event_row(record, envelope, received))
+                row = _bad_event_row(record, envelope, received)
+            # Only a message orjson did not read can hold such values; its row is checked
+            # after enrichment so enrichment's own, more specific, errors come first.
+            if not envelope.exact and (problem := inexact_value(row)) is not None:
+                raise RecordError(*problem)
+            (events if envelope.kind == "events" else bad).append(row)
         except RecordError as exc:
             event_id = record.get("event_id")
             bad.append(
