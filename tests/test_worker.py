@@ -147,3 +147,102 @@ def test_batches_that_keep_failing_end_in_dead_letters(tmp_path):
         "ConnectionError: warehouse unreachable"
     ] * 2
     queue.close()
+
+
+class Staged:
+    """A two-stage handler: prepare records what it saw; a write may fail once, or wait."""
+
+    def __init__(self, fail_writes: set[int] | None = None, fail_prepares: set[int] | None = None):
+        self.fail_writes = fail_writes or set()
+        self.fail_prepares = fail_prepares or set()
+        self.prepared: list[list[int]] = []
+        self.written: list[int] = []
+        self.second_prepared = threading.Event()
+        self.first_write_saw_second_prepare: bool | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: Sequence[Message]) -> None:
+        self.prepare(batch)()
+
+    def prepare(self, batch: Sequence[Message]):
+        numbers = [json.loads(m.data)["n"] for m in batch]
+        with self.lock:
+            self.prepared.append(numbers)
+            index = len(self.prepared)
+        if index == 2:
+            self.second_prepared.set()
+        if set(numbers) & self.fail_prepares:
+            raise ValueError("cannot prepare")
+
+        def write() -> None:
+            if index == 1:
+                # Bounded: if the worker does not prepare while writing, this returns False.
+                self.first_write_saw_second_prepare = self.second_prepared.wait(5)
+            with self.lock:
+                failing = set(numbers) & self.fail_writes
+                self.fail_writes -= failing  # each listed number fails one write only
+            if failing:
+                raise ConnectionError("warehouse unreachable")
+            with self.lock:
+                self.written.extend(numbers)
+
+        return write
+
+
+def test_the_next_batch_is_prepared_while_the_previous_one_is_written(queue):
+    queue.publish([msg(n) for n in range(6)])
+    handler = Staged()
+    worker = QueueWorker(queue, handler, batch_size=2, idle_sleep=0.005)
+    worker.start()
+
+    assert worker.stop(drain=True, timeout=20)
+
+    assert handler.first_write_saw_second_prepare is True
+    assert sorted(handler.written) == list(range(6))
+    assert worker.stats() == {"delivered": 6, "failed": 0, "dead": 0}
+    assert queue.depth() == {"ready": 0, "delayed": 0, "leased": 0, "dead": 0}
+
+
+def test_a_failed_write_nacks_only_its_own_batch_and_the_drain_retries_it(queue):
+    queue.publish([msg(n) for n in range(6)])
+    handler = Staged(fail_writes={2})
+    worker = QueueWorker(queue, handler, batch_size=2, idle_sleep=0.005)
+    worker.start()
+
+    assert worker.stop(drain=True, timeout=20)
+
+    assert sorted(handler.written) == list(range(6))
+    assert worker.stats()["failed"] == 2  # the batch holding 2 (and 3), once
+    assert queue.depth() == {"ready": 0, "delayed": 0, "leased": 0, "dead": 0}
+
+
+def test_a_failed_prepare_nacks_its_batch_with_the_error(queue):
+    queue.publish([msg(n) for n in range(4)])
+    worker = QueueWorker(queue, Staged(fail_prepares={0}), batch_size=2, idle_sleep=0.005)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while worker.stats()["failed"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+    assert worker.stop(drain=False)
+
+    assert worker.stats()["failed"] >= 2
+    depth = queue.depth()
+    assert depth["leased"] == 0
+    assert depth["ready"] + depth["delayed"] == 2  # the failing batch waits for redelivery
+
+
+def test_stopping_settles_the_batch_still_being_written(queue):
+    queue.publish([msg(n) for n in range(40)])
+    handler = Staged()
+    worker = QueueWorker(queue, handler, batch_size=4)
+    worker.start()
+    while not handler.prepared:
+        time.sleep(0.001)
+
+    assert worker.stop(drain=False, timeout=5)
+
+    left = queue.depth()
+    assert left["leased"] == 0
+    assert len(handler.written) + left["ready"] == 40
+    assert worker.stats()["delivered"] == len(handler.written)

@@ -4,6 +4,13 @@ The handler is the load function's core. It raises when the warehouse fails, and
 batch is nacked and redelivered after a backoff: messages it had already written come back as
 duplicates, which is harmless because the warehouse de-duplicates on event_id. Nothing is dropped:
 a batch that keeps failing ends in the queue's dead_letters table.
+
+In the background thread the worker runs two stages: while one batch is written (the handler's
+`write` job, in a second thread), the next is claimed and prepared. A handler with a `prepare`
+method (StagedHandler) splits its work that way, which pays when writing waits on a database
+that releases the GIL; a plain handler runs whole as the write job, so only claims overlap. At
+most one batch is in flight, and each is acked only after its write returned (nacked if it
+raised), so a kill -9 still loses nothing: unacked messages are redelivered.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol, runtime_checkable
 
 from functions.bus import BusUnavailable, Message
 from functions.bus.localqueue import LocalQueue
@@ -19,7 +28,29 @@ from functions.bus.localqueue import LocalQueue
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Sequence[Message]], None]
+Job = Callable[[], None]
 ERROR_LIMIT = 2000  # characters of a handler's error kept with the message
+
+
+@runtime_checkable
+class StagedHandler(Protocol):
+    """A handler in two stages: `prepare(batch)` returns the job that writes the batch.
+
+    Calling it must equal `prepare(batch)()`. Either stage raising fails the batch (nack).
+    """
+
+    def __call__(self, batch: Sequence[Message]) -> None: ...
+
+    def prepare(self, batch: Sequence[Message]) -> Job: ...
+
+
+def _whole(handler: Handler) -> Callable[[Sequence[Message]], Job]:
+    """The stages of a plain handler: nothing to prepare; the job is the whole call."""
+
+    def prepare(batch: Sequence[Message]) -> Job:
+        return lambda: handler(batch)
+
+    return prepare
 
 
 class QueueWorker:
@@ -49,6 +80,10 @@ class QueueWorker:
         self._stopping = threading.Event()
         self._wake = threading.Event()  # cuts an idle sleep short on stop()
         self._drain_deadline: float | None = None
+        self._prepare = handler.prepare if isinstance(handler, StagedHandler) else _whole(handler)
+        # The batch being written in the second stage, and its write; settled (acked or
+        # nacked) by the loop thread once the write is done.
+        self._in_flight: tuple[list[Message], Future[None]] | None = None
 
     def stats(self) -> dict[str, int]:
         with self._counter_lock:
@@ -59,30 +94,72 @@ class QueueWorker:
         batch = self.queue.claim(self.batch_size, max_events=self.max_events)
         if not batch:
             return 0
-        ids = [m.message_id for m in batch]
         try:
             self.handler(batch)
         except Exception as exc:
+            self._settle(batch, exc)
+        else:
+            self._settle(batch, None)
+        return len(batch)
+
+    def _settle(self, batch: Sequence[Message], error: BaseException | None) -> None:
+        """Ack a handled batch, or nack it whole for redelivery when handling raised ERROR."""
+        ids = [m.message_id for m in batch]
+        if error is not None:
             log.warning(
                 "handler failed on %d messages (ids %s..%s); nacked for redelivery",
                 len(batch),
                 ids[0],
                 ids[-1],
-                exc_info=True,
+                exc_info=error,
             )
-            dead = self.queue.nack(ids, f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT])
+            dead = self.queue.nack(ids, f"{type(error).__name__}: {error}"[:ERROR_LIMIT])
             with self._counter_lock:
                 self.failed += len(batch)
                 self.dead += dead
             if dead:
                 log.error("%d messages moved to dead letters after their last attempt", dead)
-            return len(batch)
+            return
         # If this ack fails, the lease runs out and the batch is delivered again: a duplicate,
         # never a loss.
         self.queue.ack(ids)
         with self._counter_lock:
             self.delivered += len(batch)
+
+    def _step(self, writer: ThreadPoolExecutor) -> int:
+        """Claim and prepare a batch while the previous one is written; returns the claimed count.
+
+        The previous batch is settled once this one's write has started, so its ack overlaps
+        that write too. With nothing claimed, nothing is left in flight: a nacked batch is then
+        already pending again when the loop decides whether the drain is over.
+        """
+        batch = self.queue.claim(self.batch_size, max_events=self.max_events)
+        job: Job | None = None
+        if batch:
+            try:
+                job = self._prepare(batch)
+            except Exception as exc:
+                self._settle(batch, exc)
+        previous, self._in_flight = self._in_flight, None
+        if previous is not None:
+            previous[1].exception()  # waits: at most one batch is being written
+        if job is not None:
+            self._in_flight = (batch, writer.submit(job))
+        if previous is not None:
+            self._settle_written(*previous)
         return len(batch)
+
+    def _settle_written(self, batch: list[Message], write: Future[None]) -> None:
+        error = write.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt and the like end the loop, as in run_once
+        self._settle(batch, error)
+
+    def _finish_in_flight(self) -> None:
+        """Wait for the batch being written and settle it, on leaving the loop."""
+        previous, self._in_flight = self._in_flight, None
+        if previous is not None:
+            self._settle_written(*previous)
 
     # -- background thread ------------------------------------------------------------------
 
@@ -132,10 +209,21 @@ class QueueWorker:
         return self._pending() == 0
 
     def _loop(self) -> None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-write") as writer:
+            try:
+                self._run(writer)
+            finally:
+                try:
+                    self._finish_in_flight()
+                except Exception:
+                    # The ack or nack failed: the batch stays leased and is redelivered.
+                    log.exception("could not settle the last batch; it will be redelivered")
+
+    def _run(self, writer: ThreadPoolExecutor) -> None:
         failing = False
         while True:
             try:
-                claimed = self.run_once()
+                claimed = self._step(writer)
                 if failing:
                     log.info("local queue worker recovered")
                 failing = False

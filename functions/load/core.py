@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -137,10 +137,28 @@ def _message_id(message: Message) -> str:
     return message.message_id or message.attributes.get("request_id") or "unknown"
 
 
-def load_messages(
-    messages: Sequence[Message], warehouse: Warehouse, *, now: datetime | None = None
-) -> LoadStats:
-    """Write the events and rejections of MESSAGES; raise WarehouseError to be redelivered."""
+@dataclass(frozen=True)
+class PreparedLoad:
+    """The rows of a batch of messages, ready to write: everything but the warehouse's part."""
+
+    events: list[dict[str, Any]]
+    bad: list[dict[str, Any]]
+    malformed: int
+
+    def write(self, warehouse: Warehouse) -> LoadStats:
+        """Insert the rows; raises WarehouseError, and then the batch must be redelivered."""
+        events, bad = self.events, self.bad
+        # Events first: if the bad_events insert then fails, the redelivery re-sends events the
+        # warehouse already has, which its de-duplication skips.
+        if events:
+            warehouse.insert_rows("events", events, row_ids=[row["event_id"] for row in events])
+        if bad:
+            warehouse.insert_rows("bad_events", bad, row_ids=[bad_row_id(row) for row in bad])
+        return LoadStats(events=len(events), bad_events=len(bad), malformed=self.malformed)
+
+
+def prepare_load(messages: Sequence[Message], *, now: datetime | None = None) -> PreparedLoad:
+    """Decode and enrich MESSAGES without touching the warehouse; never raises for bad data."""
     now = now or datetime.now(UTC)
     events: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
@@ -165,10 +183,32 @@ def load_messages(
         malformed += sum(1 for row in message_bad if row["reason"] == MALFORMED)
         events.extend(message_events)
         bad.extend(message_bad)
-    # Events first: if the bad_events insert then fails, the redelivery re-sends events the
-    # warehouse already has, which its de-duplication skips.
-    if events:
-        warehouse.insert_rows("events", events, row_ids=[row["event_id"] for row in events])
-    if bad:
-        warehouse.insert_rows("bad_events", bad, row_ids=[bad_row_id(row) for row in bad])
-    return LoadStats(events=len(events), bad_events=len(bad), malformed=malformed)
+    return PreparedLoad(events=events, bad=bad, malformed=malformed)
+
+
+def load_messages(
+    messages: Sequence[Message], warehouse: Warehouse, *, now: datetime | None = None
+) -> LoadStats:
+    """Write the events and rejections of MESSAGES; raise WarehouseError to be redelivered."""
+    return prepare_load(messages, now=now).write(warehouse)
+
+
+class LoadHandler:
+    """load_messages as a QueueWorker handler in two stages, so the worker can overlap them.
+
+    `prepare` (decode and enrich: Python, holding the GIL) of the next batch can then run while
+    `write` of this one waits on the warehouse, which releases the GIL while it executes.
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def __call__(self, messages: Sequence[Message]) -> None:
+        self.prepare(messages)()
+
+    def prepare(self, messages: Sequence[Message]) -> Callable[[], None]:
+        prepared = prepare_load(messages)
+        return lambda: self._write(prepared)
+
+    def _write(self, prepared: PreparedLoad) -> None:
+        prepared.write(self.warehouse)
