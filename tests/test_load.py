@@ -12,7 +12,7 @@ import pytest
 from functions.bad_events import PAYLOAD_LIMIT
 from functions.bus import Message
 from functions.envelope import Envelope
-from functions.load.core import load_messages
+from functions.load.core import LoadHandler, load_messages
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.duckdb import DuckDBWarehouse
 
@@ -275,3 +275,29 @@ def test_long_digit_runs_inside_strings_still_load(warehouse: DuckDBWarehouse) -
     delivery = message(envelope([event("e1", properties={"card": "1" * 40})]))
     load_messages([delivery], warehouse, now=NOW)
     assert json.loads(events_in(warehouse)[0]["properties"]) == {"card": "1" * 40}
+
+
+def test_load_handler_writes_nothing_until_its_job_runs(warehouse: DuckDBWarehouse) -> None:
+    good = message(envelope([event("a"), event("b", timestamp="not a time")]), "m1")
+    garbage = Message(data=b"not json", attributes={"source": "web"}, message_id="m2")
+    handler = LoadHandler(warehouse)
+
+    job = handler.prepare([good, garbage])
+    assert events_in(warehouse) == [] and bad_in(warehouse) == []
+    job()
+    handler([good, garbage])  # redelivered whole: stored once
+
+    assert [row["event_id"] for row in events_in(warehouse)] == ["a"]
+    parked = bad_in(warehouse)
+    assert sorted((r["request_id"], r["event_id"]) for r in parked) == [
+        ("m2", None),
+        ("req-1", "b"),
+    ]
+
+
+def test_load_handler_write_failure_raises_for_redelivery() -> None:
+    failing = FailingWarehouse()
+    job = LoadHandler(failing).prepare([message(envelope([event("e1")]))])
+    with pytest.raises(WarehouseError):
+        job()
+    assert failing.attempts == 1

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from functions.bad_events import COLUMNS, bad_event_row, truncate_payload
 from functions.bus import Message
@@ -193,11 +193,27 @@ def load_messages(
     return prepare_load(messages, now=now).write(warehouse)
 
 
+@runtime_checkable
+class StagingWarehouse(Protocol):
+    """A warehouse whose insert_rows comes in two halves (the DuckDB adapter's)."""
+
+    def stage_rows(
+        self, table: str, rows: Sequence[Mapping[str, Any]], *, row_ids: Sequence[str] | None
+    ) -> Staged: ...
+
+    def insert_staged(self, staged: Staged) -> None: ...
+
+
+class Staged(Protocol):
+    def close(self) -> None: ...
+
+
 class LoadHandler:
     """load_messages as a QueueWorker handler in two stages, so the worker can overlap them.
 
-    `prepare` (decode and enrich: Python, holding the GIL) of the next batch can then run while
-    `write` of this one waits on the warehouse, which releases the GIL while it executes.
+    `prepare` (decode, enrich and, for a warehouse that can, encode the rows: Python, holding
+    the GIL) of the next batch then runs while the job it returned for this batch waits on the
+    warehouse, which releases the GIL while it executes.
     """
 
     def __init__(self, warehouse: Warehouse) -> None:
@@ -208,7 +224,42 @@ class LoadHandler:
 
     def prepare(self, messages: Sequence[Message]) -> Callable[[], None]:
         prepared = prepare_load(messages)
-        return lambda: self._write(prepared)
+        warehouse = self.warehouse
+        if not isinstance(warehouse, StagingWarehouse):
 
-    def _write(self, prepared: PreparedLoad) -> None:
-        prepared.write(self.warehouse)
+            def write_rows() -> None:
+                prepared.write(warehouse)
+
+            return write_rows
+        # Staging raises WarehouseError as insert_rows would; the batch is then nacked.
+        staged: list[Staged] = []
+        try:
+            for table, rows, row_id in (
+                ("events", prepared.events, _event_id),
+                ("bad_events", prepared.bad, bad_row_id),
+            ):
+                if rows:
+                    row_ids = [row_id(row) for row in rows]
+                    staged.append(warehouse.stage_rows(table, rows, row_ids=row_ids))
+        except BaseException:
+            _close_all(staged)
+            raise
+
+        def write() -> None:
+            # In order, events first, as PreparedLoad.write does.
+            try:
+                for one in staged:
+                    warehouse.insert_staged(one)
+            finally:
+                _close_all(staged)  # those not reached after a failure
+
+        return write
+
+
+def _event_id(row: Mapping[str, Any]) -> Any:
+    return row["event_id"]  # as PreparedLoad.write passes it
+
+
+def _close_all(staged: Sequence[Staged]) -> None:
+    for one in staged:
+        one.close()

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 
@@ -69,6 +69,54 @@ def _unique(rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]) -> dict[s
 def _row_key_sql(expression: str) -> str:
     """The key a row id is remembered by: its MD5 as a 128-bit integer, computed by DuckDB."""
     return f"md5_number({expression})"
+
+
+class StagedRows:
+    """Rows of one insert, encoded as newline-delimited JSON in a temporary file.
+
+    DuckDB's JSON reader then parses them in C++ with the table's own column types: far faster
+    than binding Python values (about 15 us each), and JSON columns stay JSON. close() deletes
+    the file; insert_staged always does.
+    """
+
+    def __init__(self, table: str, struct: str, keyed: bool, file: IO[bytes]) -> None:
+        self.table = table
+        self.struct = struct  # read_json's columns = {...}
+        self.keyed = keyed  # rows carry _ROW_ID, to be de-duplicated
+        self._file = file
+
+    @property
+    def path(self) -> str:
+        return self._file.name
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _stage(
+    table: str,
+    columns: Mapping[str, str],
+    rows: Sequence[Mapping[str, Any]],
+    row_ids: Sequence[str] | None,
+) -> StagedRows:
+    unknown = set().union(*rows) - columns.keys()  # set.union loops in C
+    if unknown:
+        raise WarehouseError(f"no such columns in {table}: {', '.join(sorted(unknown))}")
+    json_columns = [name for name, kind in columns.items() if kind == "JSON"]
+    spec = dict(columns) if row_ids is None else {**columns, _ROW_ID: "VARCHAR"}
+    struct = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in spec.items()) + "}"
+    # Not a with block: the StagedRows returned owns the file, and deletes it on close().
+    out = tempfile.NamedTemporaryFile("wb", suffix=".ndjson", buffering=_STAGE_BUFFER)  # noqa: SIM115
+    try:
+        if row_ids is None:
+            write_ndjson(out, rows, json_columns)
+        else:
+            write_ndjson(out, rows, json_columns, tag=_ROW_ID, tags=row_ids)
+        out.flush()
+    except BaseException:
+        out.close()
+        raise
+    return StagedRows(table, struct, row_ids is not None, out)
 
 
 class DuckDBWarehouse:
@@ -143,22 +191,55 @@ class DuckDBWarehouse:
     ) -> None:
         if not rows:
             return
+        self.insert_staged(self.stage_rows(table, rows, row_ids=row_ids))
+
+    def stage_rows(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        row_ids: Sequence[str] | None = None,
+    ) -> StagedRows:
+        """The first half of insert_rows: rows checked and encoded, no lock, no transaction.
+
+        This is the Python half (it holds the GIL); insert_staged is DuckDB's, which releases
+        it, so a caller may stage one batch while another thread inserts the previous one.
+        """
         table = _check_identifier(table)
         if row_ids is not None and len(row_ids) != len(rows):
             raise WarehouseError(f"{len(rows)} rows but {len(row_ids)} row ids")
-        with self._write_lock, self._cursor() as cursor:
-            try:
-                cursor.begin()
-                if row_ids is None:
-                    self._append(cursor, table, rows)
-                else:
-                    self._append_new(cursor, table, rows, row_ids)
-                cursor.commit()
-                if row_ids is not None:
-                    self._seen_ready.add(table)
-            except (duckdb.Error, RowEncodingError, WarehouseError, OSError) as exc:
-                self._rollback(cursor)
-                raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+        try:
+            with self._cursor() as cursor:
+                columns = self._table_columns(cursor, table)
+            if row_ids is not None:
+                first = _unique(rows, row_ids)
+                if len(first) < len(rows):
+                    rows = [rows[position] for position in first.values()]
+                row_ids = list(first)
+            return _stage(table, columns, rows, row_ids)
+        except (duckdb.Error, RowEncodingError, WarehouseError, OSError) as exc:
+            raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+
+    def insert_staged(self, staged: StagedRows) -> None:
+        """Insert staged rows in one transaction (skipping seen ids, given ids), then drop them."""
+        table = staged.table
+        try:
+            with self._write_lock, self._cursor() as cursor:
+                try:
+                    cursor.begin()
+                    self._load_batch(cursor, staged)
+                    if staged.keyed:
+                        self._append_new(cursor, table)
+                    else:
+                        self._append(cursor, table)
+                    cursor.commit()
+                    if staged.keyed:
+                        self._seen_ready.add(table)
+                except (duckdb.Error, WarehouseError, OSError) as exc:
+                    self._rollback(cursor)
+                    raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+        finally:
+            staged.close()
 
     def close(self) -> None:
         """Checkpoint, so that another process can open the file (read-only) right after."""
@@ -186,13 +267,7 @@ class DuckDBWarehouse:
         with contextlib.suppress(duckdb.Error):
             cursor.rollback()
 
-    def _append_new(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        table: str,
-        rows: Sequence[Mapping[str, Any]],
-        row_ids: Sequence[str],
-    ) -> None:
+    def _append_new(self, cursor: duckdb.DuckDBPyConnection, table: str) -> None:
         # De-duplication keeps a key of every id ever inserted in a side table, rather than
         # searching the target table: exact whatever the event's timestamp (a resent event's
         # corrected time can differ from the first copy's). The key is the id's MD5 as a
@@ -204,11 +279,8 @@ class DuckDBWarehouse:
         # primary key's ART index cost more per insert and at every checkpoint than the join).
         # Ids outlive retention deletes on purpose: a late redelivery must not resurrect a
         # deleted event.
+        # The staged rows hold each id once already (stage_rows).
         seen = self._ensure_seen(cursor, table)
-        first = _unique(rows, row_ids)
-        if len(first) < len(rows):
-            rows = [rows[position] for position in first.values()]
-        self._load_batch(cursor, table, rows, list(first))
         cursor.execute(f"DELETE FROM {_BATCH} WHERE {_ROW_KEY} IN (SELECT row_key FROM {seen})")
         names = ", ".join(f'"{name}"' for name in self._table_columns(cursor, table))
         cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {_BATCH}")
@@ -236,47 +308,21 @@ class DuckDBWarehouse:
             cursor.execute(f"DROP TABLE {old}")
         return seen
 
-    def _append(
-        self, cursor: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        self._load_batch(cursor, table, rows)
+    def _append(self, cursor: duckdb.DuckDBPyConnection, table: str) -> None:
         names = ", ".join(f'"{name}"' for name in self._table_columns(cursor, table))
         cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {_BATCH}")
         cursor.execute(f"DROP TABLE {_BATCH}")
 
-    def _load_batch(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        table: str,
-        rows: Sequence[Mapping[str, Any]],
-        row_ids: Sequence[str] | None = None,
-    ) -> None:
-        """Stage rows in a temporary table shaped like TABLE (plus id and key, given ids).
-
-        Rows become newline-delimited JSON in a temporary file that DuckDB's JSON reader parses
-        in C++ with the table's own column types: far faster than binding Python values (about
-        15 us each), and JSON columns stay JSON.
-        """
-        columns = self._table_columns(cursor, table)
-        json_columns = [name for name, kind in columns.items() if kind == "JSON"]
-        unknown = set().union(*rows) - columns.keys()  # set.union loops in C
-        if unknown:
-            raise WarehouseError(f"no such columns in {table}: {', '.join(sorted(unknown))}")
-        spec = columns if row_ids is None else {**columns, _ROW_ID: "VARCHAR"}
-        struct = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in spec.items()) + "}"
-        key = "" if row_ids is None else f", {_row_key_sql(_ROW_ID)} AS {_ROW_KEY}"
-        with tempfile.NamedTemporaryFile("wb", suffix=".ndjson", buffering=_STAGE_BUFFER) as out:
-            if row_ids is None:
-                write_ndjson(out, rows, json_columns)
-            else:
-                write_ndjson(out, rows, json_columns, tag=_ROW_ID, tags=row_ids)
-            out.flush()
-            cursor.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_BATCH} AS SELECT *{key} FROM read_json($path, "
-                f"columns = {struct}, format = 'newline_delimited', "
-                f"maximum_object_size = {_MAX_ROW_BYTES})",
-                {"path": out.name},
-            )
+    @staticmethod
+    def _load_batch(cursor: duckdb.DuckDBPyConnection, staged: StagedRows) -> None:
+        """Read the staged rows into a temporary table shaped like theirs (plus id and key)."""
+        key = f", {_row_key_sql(_ROW_ID)} AS {_ROW_KEY}" if staged.keyed else ""
+        cursor.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_BATCH} AS SELECT *{key} FROM read_json($path, "
+            f"columns = {staged.struct}, format = 'newline_delimited', "
+            f"maximum_object_size = {_MAX_ROW_BYTES})",
+            {"path": staged.path},
+        )
 
     def _table_columns(self, cursor: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
         if table not in self._columns:
