@@ -1,6 +1,6 @@
 """Load throughput: demo envelopes through LocalQueue -> QueueWorker -> load_messages -> DuckDB.
 
-    .venv/bin/python bench/load.py [--events 100000] [--existing 0,1000000] [--rounds 3]
+    .venv/bin/python bench/load.py [--events 100000] [--existing 0,1000000] [--rounds 3] [--batch N]
 
 N demo events are validated and published as ingest would (messages of 100 events, each request's
 address in context.ip), into a fresh queue and a fresh DuckDB file per round. The figure is the
@@ -192,7 +192,12 @@ def rows_only_rate(batch: Sequence[Message], worker_batch: int) -> float:
 
 
 def one_round(
-    batch: Sequence[Message], events: int, existing: int, workdir: Path, profile: bool
+    batch: Sequence[Message],
+    events: int,
+    existing: int,
+    workdir: Path,
+    profile: bool,
+    worker_batch: int,
 ) -> Round:
     path = workdir / "load.duckdb"
     prefill(path, existing)
@@ -200,7 +205,7 @@ def one_round(
     for start in range(0, len(batch), PUBLISH_MESSAGES):
         queue.publish(batch[start : start + PUBLISH_MESSAGES])
     warehouse = DuckDBWarehouse(path)
-    worker = QueueWorker(queue, LoadHandler(warehouse))
+    worker = QueueWorker(queue, LoadHandler(warehouse), batch_size=worker_batch)
     since = datetime.now(UTC)
     started = time.perf_counter()
     if profile:
@@ -239,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--existing", default="0,1000000", help="comma-separated row counts")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one drain to stderr")
+    parser.add_argument(
+        "--batch", type=int, default=DEFAULT_WORKER_BATCH, help="messages per claim"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -246,14 +254,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"{args.events:,} demo events in {len(batch):,} messages of {EVENTS_PER_MESSAGE}"
         f" (prepared in {time.perf_counter() - started:.1f} s);"
-        f" worker batch {DEFAULT_WORKER_BATCH} messages"
+        f" worker batch {args.batch} messages"
     )
     for existing in (int(n) for n in args.existing.split(",")):
         rounds = []
         for number in range(args.rounds):
             with tempfile.TemporaryDirectory(prefix="beacon-bench-load-") as tmp:
                 rounds.append(
-                    one_round(batch, args.events, existing, Path(tmp), args.profile and number == 0)
+                    one_round(
+                        batch,
+                        args.events,
+                        existing,
+                        Path(tmp),
+                        args.profile and number == 0,
+                        args.batch,
+                    )
                 )
         pipeline = statistics.median(r.pipeline for r in rounds)
         floor = statistics.median(r.floor for r in rounds)
