@@ -18,6 +18,7 @@ printed with their ratio to the targets.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -29,19 +30,17 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from functions.bus import Message  # noqa: E402
 from functions.devserver.demo import generate_events  # noqa: E402
 from functions.devserver.serving import (  # noqa: E402
     source_of,
@@ -223,50 +222,20 @@ def median_run(runs: list[Run]) -> Run:
 # -- load into DuckDB -------------------------------------------------------------------------
 
 
-def bench_load(events: list[dict[str, Any]], workdir: Path, batch_events: int = 100) -> float:
-    """Publish `events` as ingest would (messages of `batch_events`), then time the drain."""
-    from functions.bus.localqueue import LocalQueue
-    from functions.bus.worker import QueueWorker
-    from functions.ingest.records import messages
-    from functions.load.core import load_messages
-    from functions.schema import validate_events
-    from functions.warehouse.duckdb import DuckDBWarehouse
-
-    now = datetime.now(UTC)
-    queue = LocalQueue(workdir / "load-queue.sqlite3")
-    for start in range(0, len(events), batch_events):
-        accepted, _ = validate_events(events[start : start + batch_events], received_at=now)
-        queue.publish(
-            messages(
-                source="bench",
-                request_id=uuid.uuid4().hex,
-                received_at=now.isoformat(),
-                sent_at=None,
-                accepted=accepted,
-                bad_rows=[],
-            )
-        )
-    warehouse = DuckDBWarehouse(workdir / "load.duckdb")
-    warehouse.ensure_tables()
-
-    def load(batch: Sequence[Message]) -> None:
-        load_messages(batch, warehouse)  # QueueWorker's handler returns nothing; stats unused
-
-    worker = QueueWorker(queue, load, batch_size=200)
-    started = time.perf_counter()
-    while worker.run_once():
-        pass
-    elapsed = time.perf_counter() - started
-    rows = warehouse.query("SELECT COUNT(*) AS n FROM events WHERE `timestamp` IS NOT NULL")
-    loaded = int(rows.rows[0]["n"])
-    warehouse.close()
-    queue.close()
-    if loaded != len(events):
-        raise SystemExit(f"load lost events: {loaded} rows for {len(events)} events")
-    return loaded / elapsed
-
-
-# -- main -------------------------------------------------------------------------------------
+def bench_load(count: int, workdir: Path) -> float:
+    """Queue -> DuckDB rows/s for COUNT demo events, measured by bench/load.py's drain (the
+    worker's own thread with LoadHandler, as `beacon dev` runs it)."""
+    spec = importlib.util.spec_from_file_location("bench_load", Path(__file__).with_name("load.py"))
+    assert spec is not None and spec.loader is not None
+    load_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load_bench)
+    batch = load_bench.demo_messages(count)
+    round_dir = workdir / "load"
+    round_dir.mkdir()
+    result = load_bench.one_round(
+        batch, count, 0, round_dir, False, load_bench.DEFAULT_WORKER_BATCH
+    )
+    return float(result.pipeline)
 
 
 def ratio(value: float, target: float, lower_is_better: bool = False) -> str:
@@ -376,7 +345,7 @@ def main() -> int:
         ):
             http = bench_http(trivial, ingest, single, batch, args)
         print_http(http, args)
-        load_rate = bench_load(sample[: args.load_events], workdir)
+        load_rate = bench_load(args.load_events, workdir)
     print(f"queue -> DuckDB: {load_rate:,.0f} rows/s ({args.load_events:,} events)")
     print_targets(http, load_rate, args.connections)
     return 0

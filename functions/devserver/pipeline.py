@@ -15,13 +15,12 @@ import importlib.util
 import logging
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from functions import runtime
-from functions.bus import Message
 from functions.bus.localqueue import LocalQueue
 from functions.bus.worker import QueueWorker
 from functions.devserver.scheduler import HttpFire, LocalScheduler
@@ -33,6 +32,7 @@ from functions.devserver.serving import (
     stop_process,
     wait_until_listening,
 )
+from functions.load.core import LoadHandler
 from functions.registry import function_named
 from functions.schedules import SCHEDULES
 from functions.settings import Settings
@@ -112,15 +112,6 @@ def open_duckdb(path: Path) -> Warehouse:
     return warehouse
 
 
-def make_load_handler(warehouse: Warehouse) -> Callable[[Sequence[Message]], None]:
-    from functions.load.core import load_messages
-
-    def handle(messages: Sequence[Message]) -> None:
-        load_messages(messages, warehouse)
-
-    return handle
-
-
 class DevPipeline:
     """Start and stop the local pipeline's parts in dependency order."""
 
@@ -168,7 +159,7 @@ class DevPipeline:
         # This process is the queue's only consumer: a lease still held belongs to a
         # predecessor that was killed mid-batch, so hand those messages out again now.
         self.released = self.queue.release_leases()
-        self.worker = QueueWorker(self.queue, make_load_handler(self.warehouse), batch_size=200)
+        self.worker = QueueWorker(self.queue, LoadHandler(self.warehouse), batch_size=200)
         self.worker.start()
         if self.smtp_available:
             self._start_part(self._smtp_sink())
