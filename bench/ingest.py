@@ -228,6 +228,7 @@ def bench_load(count: int, workdir: Path) -> float:
     spec = importlib.util.spec_from_file_location("bench_load", Path(__file__).with_name("load.py"))
     assert spec is not None and spec.loader is not None
     load_bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = load_bench  # its dataclasses look their module up while defined
     spec.loader.exec_module(load_bench)
     batch = load_bench.demo_messages(count)
     round_dir = workdir / "load"
