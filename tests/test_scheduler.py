@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from functions.devserver.scheduler import CronTable, HttpFire, LocalScheduler
+from functions.devserver.scheduler import CronTable, HttpFire, LocalScheduler, summarize
 from functions.schedules import SCHEDULES, ScheduledJob
 
 
@@ -135,3 +135,28 @@ def test_a_failing_job_is_logged_and_fires_again_at_its_next_slot() -> None:
     finally:
         scheduler.stop()
     assert calls == ["alerts", "alerts"]
+
+
+def test_job_answers_are_summarised_in_one_short_line() -> None:
+    alerts = {
+        "checks": [
+            {"name": "error_rate", "firing": True, "mail": "sent", "status": "firing"},
+            {"name": "latency_p95", "firing": False, "mail": None, "status": None},
+        ],
+        "errors": [],
+    }
+    rollup = {
+        "start": "2026-11-23",
+        "end": "2026-11-25",
+        "tables": {"a": 1, "b": 2},
+        "seconds": 0.2,
+    }
+    retention = {
+        "today": "2026-11-25",
+        "dry_run": False,
+        "tables": {"events": {"rows": 5}, "bad_events": {"rows": 2}},
+    }
+    assert summarize(json.dumps(alerts)) == "firing: error_rate; mailed: error_rate firing"
+    assert summarize(json.dumps(rollup)) == "2026-11-23..2026-11-25: 2 tables in 0.2 s"
+    assert summarize(json.dumps(retention)) == "deleted 7 rows past retention in 2 tables"
+    assert summarize("not json " * 100) == ("not json " * 100)[:200]

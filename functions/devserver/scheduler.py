@@ -7,6 +7,7 @@ as the jobs recompute state rather than count invocations.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -118,4 +119,38 @@ class HttpFire:
             raise RuntimeError(
                 f"{job.name}: POST {url} answered {response.status_code}: {response.text[:500]}"
             )
-        logger.info("scheduled job %s: %s", job.name, response.text[:500])
+        logger.info("scheduled job %s: %s", job.name, summarize(response.text))
+
+
+def summarize(answer: str) -> str:
+    """One short line for the terminal from a job's JSON answer; the full answer is in the tables
+    the job writes (alerts_log, the rollups), so the line names only what changed."""
+    try:
+        body = json.loads(answer)
+    except json.JSONDecodeError:
+        return answer[:200]
+    if not isinstance(body, dict):
+        return answer[:200]
+    if isinstance(body.get("checks"), list):  # alerts
+        firing = [c["name"] for c in body["checks"] if isinstance(c, dict) and c.get("firing")]
+        mailed = [
+            f"{c.get('name')} {c.get('status')}"
+            for c in body["checks"]
+            if isinstance(c, dict) and c.get("mail") == "sent"
+        ]
+        parts = [f"firing: {', '.join(firing) or 'none'}"]
+        if mailed:
+            parts.append(f"mailed: {', '.join(mailed)}")
+        if body.get("errors"):
+            parts.append(f"errors: {body['errors']}")
+        return "; ".join(parts)
+    tables = body.get("tables")
+    if isinstance(tables, dict) and "start" in body:  # rollup
+        return (
+            f"{body['start']}..{body.get('end')}: {len(tables)} tables in {body.get('seconds')} s"
+        )
+    if isinstance(tables, dict) and "dry_run" in body:  # retention
+        rows = sum(int(t.get("rows", 0)) for t in tables.values() if isinstance(t, dict))
+        verb = "would delete" if body["dry_run"] else "deleted"
+        return f"{verb} {rows} rows past retention in {len(tables)} tables"
+    return answer[:200]
