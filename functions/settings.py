@@ -117,6 +117,9 @@ class Settings:
     smtp_user: str = ""  # BEACON_SMTP_USER
     smtp_password: str = ""  # BEACON_SMTP_PASSWORD (a secret)
     smtp_security: str = "none"  # BEACON_SMTP_SECURITY: none, starttls or ssl
+    # BEACON_SMTP_CA_FILE: PEM file of the CA(s) trusted for the SMTP server's certificate, for a
+    # relay with a private CA; empty (the default) means the system trust store.
+    smtp_ca_file: str = ""
 
     @property
     def duckdb_path(self) -> Path:
@@ -184,4 +187,5 @@ class Settings:
             smtp_user=env.get("BEACON_SMTP_USER", ""),
             smtp_password=env.get("BEACON_SMTP_PASSWORD", ""),
             smtp_security=smtp_security,
+            smtp_ca_file=env.get("BEACON_SMTP_CA_FILE", "").strip(),
         )
