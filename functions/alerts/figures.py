@@ -17,7 +17,9 @@ from functions.settings import Settings
 from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
 
-_LOCATION = re.compile(r"^[a-z0-9-]+$")
+# The location is pasted into the SQL text (a table qualifier cannot be a parameter), so only
+# location-shaped names pass. Used with fullmatch: `$` alone would let a trailing newline in.
+_LOCATION = re.compile(r"[a-z0-9-]+")
 
 
 def _window(now: datetime, hours: int) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def revenue(warehouse: Warehouse, settings: Settings, now: datetime) -> RevenueF
 def cost(warehouse: Warehouse, settings: Settings, now: datetime) -> CostFigures:
     if settings.backend == "gcp":
         location = settings.bigquery_location.lower()
-        if not _LOCATION.match(location):
+        if not _LOCATION.fullmatch(location):
             raise ValueError(f"BEACON_BIGQUERY_LOCATION {location!r} is not a location name")
         sql = load_sql("alerts/cost_jobs").replace("{location}", location)
         source = f"region-{location}.INFORMATION_SCHEMA.JOBS"
