@@ -11,15 +11,7 @@ from typing import Any
 
 from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
-
-# (user, [(event_type, minutes ago, revenue)]), in the order each user did things.
-JOURNEYS: tuple[tuple[str, tuple[tuple[str, int, float | None], ...]], ...] = (
-    ("u1", (("signup", 600, None), ("search", 590, None), ("payment", 580, 120.0))),
-    ("u2", (("signup", 500, None), ("search", 490, None))),
-    ("u3", (("search", 400, None), ("signup", 390, None))),
-    ("u4", (("signup", 300, None), ("search", 290, None), ("payment", 280, 60.0))),
-    ("u5", (("signup", 200, None),)),
-)
+from tests.support.pipeline_data import JOURNEYS  # the same users the query tests follow
 
 
 def sample_events(now: datetime) -> list[dict[str, Any]]:
