@@ -15,6 +15,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from functions.devserver.serving import stop_process
 from tests.support.serve import REPO, free_port, wait_for_http
 
 PROJECT = "beacon-test"
@@ -49,12 +50,7 @@ def bigquery_emulator() -> Iterator[str]:
         wait_for_http(f"{url}/bigquery/v2/projects/{PROJECT}/datasets", timeout=60, process=process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture(scope="session")

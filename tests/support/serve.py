@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,13 +13,12 @@ from pathlib import Path
 
 import requests
 
+from functions.alerts.smtp_sink import free_port
+from functions.devserver.serving import stop_process
+
+__all__ = ["REPO", "free_port", "serve_function", "wait_for_http"]
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_http(
@@ -67,9 +65,4 @@ def serve_function(
                 raise RuntimeError(f"{exc}\n--- server output ---\n{output}") from None
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=10)
