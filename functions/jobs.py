@@ -24,6 +24,14 @@ class JobInputError(ValueError):
     """The job's request body is invalid; the message names the field."""
 
 
+def parse_dry_run(body: Mapping[str, Any]) -> bool:
+    """The optional `dry_run` flag of a job body (alerts, retention); false when absent."""
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise JobInputError("dry_run must be true or false")
+    return dry_run
+
+
 def resolve(target: str) -> JobHandler:
     module_name, _, attribute = target.partition(":")
     handler: JobHandler = getattr(importlib.import_module(module_name), attribute)

@@ -12,7 +12,7 @@ from functions.alerts import checks, figures, state
 from functions.alerts.checks import CheckResult
 from functions.alerts.mailer import Mailer, MailError, build_message
 from functions.alerts.state import AlertRow, Decision
-from functions.jobs import JobInputError
+from functions.jobs import parse_dry_run
 from functions.settings import Settings
 from functions.warehouse import Warehouse
 
@@ -127,13 +127,6 @@ def _summary(result: CheckResult, decision: Decision, outcome: str | None) -> di
         "mail": outcome,
         "details": result.details,
     }
-
-
-def parse_dry_run(body: Mapping[str, Any]) -> bool:
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise JobInputError("dry_run must be true or false")
-    return dry_run
 
 
 def handle_alerts(body: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from functions import runtime
-from functions.alerts.runner import parse_dry_run
+from functions.jobs import parse_dry_run
 from functions.rollup.runner import ROLLUP_TABLES
 from functions.settings import Settings
 from functions.sqlfiles import load_sql, table_ddl
