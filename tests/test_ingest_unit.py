@@ -13,8 +13,9 @@ from functions_framework import create_app
 from functions import runtime
 from functions.bad_events import PAYLOAD_LIMIT, truncate_payload
 from functions.bus import BusUnavailable, Message
+from functions.credentials import match_secret
 from functions.envelope import Envelope
-from functions.ingest.auth import authenticate, key_from_authorization, source_for_key
+from functions.ingest.auth import authenticate, key_from_authorization
 from functions.ingest.body import BodyError, gunzip, parse_body, read_body
 from functions.ingest.records import client_ip
 from functions.registry import function_named
@@ -70,9 +71,9 @@ def test_malformed_authorization_gives_no_key(header: str) -> None:
 
 
 def test_unknown_or_empty_key_matches_no_source() -> None:
-    assert source_for_key("k3", KEYS) is None
-    assert source_for_key("", KEYS) is None
-    assert source_for_key("k1x", KEYS) is None
+    assert match_secret("k3", KEYS) is None
+    assert match_secret("", KEYS) is None
+    assert match_secret("k1x", KEYS) is None
 
 
 def test_gzip_members_are_all_decoded() -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
-
+from functions.credentials import authorization_parts, match_secret
 from functions.settings import DEV_ADMIN_TOKEN, Settings
 
 
@@ -19,13 +18,10 @@ def accepted_tokens(settings: Settings) -> tuple[str, ...]:
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer TOKEN` header, or None when there is none."""
-    if not authorization:
+    parts = authorization_parts(authorization)
+    if parts is None or parts[0] != "bearer":
         return None
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return token
+    return parts[1]
 
 
 def authorise(authorization: str | None, tokens: tuple[str, ...]) -> int | None:
@@ -33,10 +29,4 @@ def authorise(authorization: str | None, tokens: tuple[str, ...]) -> int | None:
     token = bearer_token(authorization)
     if token is None:
         return 401
-    presented = token.encode("utf-8")
-    # Compare against every token without stopping early, so timing reveals neither which
-    # token matched nor how much of one did.
-    matched = False
-    for candidate in tokens:
-        matched |= hmac.compare_digest(presented, candidate.encode("utf-8"))
-    return None if matched else 403
+    return None if match_secret(token, dict.fromkeys(tokens, True)) else 403
