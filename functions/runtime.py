@@ -57,7 +57,9 @@ def get_publisher() -> Publisher:
                 from functions.bus.localqueue import LocalQueue
 
                 _publisher = LocalQueue(
-                    settings.queue_path, max_attempts=settings.queue_max_attempts
+                    settings.queue_path,
+                    max_attempts=settings.queue_max_attempts,
+                    max_bytes=settings.queue_max_bytes,
                 )
         return _publisher
 

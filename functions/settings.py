@@ -64,6 +64,12 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _bounded(value: int, name: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
 def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
@@ -84,6 +90,12 @@ class Settings:
     # Ingest
     write_keys: Mapping[str, str] = field(default_factory=dict)  # BEACON_WRITE_KEYS: source:key,...
     allowed_origins: tuple[str, ...] = ()  # BEACON_ALLOWED_ORIGINS: comma list, or *
+    # BEACON_TRUSTED_PROXIES: how many proxies in front of ingest append to X-Forwarded-For
+    # (Google's front end is one, and Pulumi sets 1); 0 takes the peer address.
+    trusted_proxies: int = 0
+    # BEACON_READ_TIMEOUT_SECONDS: `beacon dev`'s ingest server gives each request this long to
+    # arrive whole (in the cloud, Google's front end bounds it).
+    read_timeout_seconds: float = 10.0
     # Query and dashboard
     admin_tokens: tuple[str, ...] = ()  # BEACON_ADMIN_TOKENS: comma list
     max_bytes_billed: int = 1_000_000_000  # BEACON_MAX_BYTES_BILLED, per query on BigQuery
@@ -99,6 +111,8 @@ class Settings:
     queue_max_attempts: int = (
         5  # BEACON_QUEUE_MAX_ATTEMPTS, local queue deliveries before dead letter
     )
+    # BEACON_QUEUE_MAX_BYTES: the local queue's bound; full, ingest answers 503 with Retry-After.
+    queue_max_bytes: int = 1 << 30
     # Alerts
     alert_recipients: tuple[str, ...] = ()  # BEACON_ALERT_RECIPIENTS
     alert_from: str = "beacon@localhost"  # BEACON_ALERT_FROM
@@ -160,6 +174,9 @@ class Settings:
             topic=env.get("BEACON_TOPIC", "") or "beacon-events",
             write_keys=parse_named_keys(env.get("BEACON_WRITE_KEYS", ""), "BEACON_WRITE_KEYS"),
             allowed_origins=_csv(env, "BEACON_ALLOWED_ORIGINS"),
+            trusted_proxies=_bounded(
+                _int(env, "BEACON_TRUSTED_PROXIES", 0), "BEACON_TRUSTED_PROXIES", 0, 10
+            ),
             admin_tokens=_csv(env, "BEACON_ADMIN_TOKENS"),
             max_bytes_billed=_int(env, "BEACON_MAX_BYTES_BILLED", 1_000_000_000),
             cache_seconds=_int(env, "BEACON_CACHE_SECONDS", 30),
@@ -169,7 +186,14 @@ class Settings:
             churn_days=_int(env, "BEACON_CHURN_DAYS", 30),
             retention_days=_int(env, "BEACON_RETENTION_DAYS", 400),
             rollup_retention_days=_int(env, "BEACON_ROLLUP_RETENTION_DAYS", 1825),
+            read_timeout_seconds=_float(env, "BEACON_READ_TIMEOUT_SECONDS", 10.0),
             queue_max_attempts=_int(env, "BEACON_QUEUE_MAX_ATTEMPTS", 5),
+            queue_max_bytes=_bounded(
+                _int(env, "BEACON_QUEUE_MAX_BYTES", 1 << 30),
+                "BEACON_QUEUE_MAX_BYTES",
+                1 << 20,
+                1 << 50,
+            ),
             alert_recipients=_csv(env, "BEACON_ALERT_RECIPIENTS"),
             alert_from=env.get("BEACON_ALERT_FROM", "") or "beacon@localhost",
             alert_cooldown_minutes=_int(env, "BEACON_ALERT_COOLDOWN_MINUTES", 60),

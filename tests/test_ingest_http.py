@@ -9,57 +9,21 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from functions.bus.localqueue import LocalQueue
-from functions.envelope import Envelope
+from tests.support.ingest import WEB, Server, serve_ingest
 from tests.support.serve import serve_function
 
 ORIGIN = "https://app.example"
-WEB = {"Authorization": "Bearer k1"}
-
-
-class Server:
-    def __init__(self, url: str, queue: LocalQueue) -> None:
-        self.url = url
-        self.queue = queue
-
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        if body is not None:
-            kwargs["json"] = body
-        kwargs.setdefault("headers", WEB)
-        return requests.post(self.url + path, timeout=30, **kwargs)
-
-    def published(self) -> list[Envelope]:
-        """Everything published since the last call, oldest first (then acknowledged)."""
-        messages = self.queue.claim(1000)
-        self.queue.ack([m.message_id for m in messages])
-        return [Envelope.from_message(m.data) for m in messages]
-
-    def published_kinds(self) -> dict[str, Envelope]:
-        envelopes = self.published()
-        by_kind = {e.kind: e for e in envelopes}
-        assert len(by_kind) == len(envelopes), "one envelope per kind per request"
-        return by_kind
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("ingest")
-    env = {
-        "BEACON_BACKEND": "local",
-        "BEACON_DATA_DIR": str(data_dir),
-        "BEACON_WRITE_KEYS": "web:k1,server:k2",
-        "BEACON_ALLOWED_ORIGINS": ORIGIN,
-    }
-    with serve_function("ingest", env=env) as url:
-        queue = LocalQueue(data_dir / "queue.sqlite3")
-        yield Server(url, queue)
-        queue.close()
+    with serve_ingest(tmp_path_factory.mktemp("ingest"), BEACON_ALLOWED_ORIGINS=ORIGIN) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +41,7 @@ def test_single_event_is_published_with_source_and_client_ip(server: Server) -> 
     event = {"event_type": "page_view", "event_id": "e-1", "user_id": "u1"}
     response = server.post("/v1/events", event)
     assert response.status_code == 202
-    assert response.json() == {"accepted": 1, "rejected": []}
+    assert response.json() == {"accepted": 1, "rejected_count": 0, "rejected": []}
     envelopes = server.published_kinds()
     assert set(envelopes) == {"events"}
     sent = envelopes["events"]
@@ -151,6 +115,7 @@ def test_all_events_invalid_is_400_with_rejections_recorded(server: Server) -> N
     assert response.status_code == 400
     assert response.json() == {
         "accepted": 0,
+        "rejected_count": 1,
         "rejected": [
             {
                 "index": 0,
@@ -319,12 +284,13 @@ def test_disallowed_origin_gets_no_cors_headers(server: Server) -> None:
     assert "Access-Control-Allow-Origin" not in post.headers
 
 
-def test_forwarded_for_first_hop_fills_context_ip(server: Server) -> None:
+def test_peer_address_fills_context_ip_and_forwarded_for_is_not_trusted(server: Server) -> None:
+    # BEACON_TRUSTED_PROXIES is 0 here: a client-written header must not choose the stored IP.
     headers = {**WEB, "X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
     events = [{"event_type": "a"}, {"event_type": "b", "context": {"ip": "198.51.100.7"}}]
     assert server.post("/v1/batch", {"events": events}, headers=headers).status_code == 202
     records = server.published_kinds()["events"].records
-    assert [r["context"]["ip"] for r in records] == ["203.0.113.9", "198.51.100.7"]
+    assert [r["context"]["ip"] for r in records] == ["127.0.0.1", "198.51.100.7"]
 
 
 def test_twenty_full_batches_on_one_connection_are_all_published(server: Server) -> None:
@@ -346,7 +312,7 @@ def test_twenty_full_batches_on_one_connection_are_all_published(server: Server)
     for _ in range(rounds):
         response = session.post(server.url + "/v1/batch", data=body, headers=headers, timeout=30)
         assert response.status_code == 202
-        assert response.json() == {"accepted": len(events), "rejected": []}
+        assert response.json() == {"accepted": len(events), "rejected_count": 0, "rejected": []}
     # Throughput is measured in bench/ingest.py; here every event must arrive.
     assert sum(len(e.records) for e in server.published()) == rounds * len(events)
 

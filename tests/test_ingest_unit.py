@@ -108,18 +108,27 @@ def test_body_without_length_is_bounded_while_reading() -> None:
 
 
 @pytest.mark.parametrize(
-    ("forwarded", "remote", "expected"),
+    ("forwarded", "remote", "proxies", "expected"),
     [
-        ("203.0.113.1, 10.0.0.1", "127.0.0.1", "203.0.113.1"),
-        ("", "127.0.0.1", "127.0.0.1"),
-        ("garbage", "::1", "::1"),
-        (None, None, None),
+        # No proxy trusted: the peer is the client, whatever the header claims.
+        ("203.0.113.1", "198.51.100.7", 0, "198.51.100.7"),
+        # One proxy (Google's front end) appends the address it saw: the last hop.
+        ("6.6.6.6, 203.0.113.1", "10.0.0.1", 1, "203.0.113.1"),
+        ("203.0.113.1", "10.0.0.1", 1, "203.0.113.1"),
+        # Two proxies: the second from the right; what the client wrote left of it is ignored.
+        ("6.6.6.6, 203.0.113.1, 10.1.1.1", "10.0.0.1", 2, "203.0.113.1"),
+        # Fewer hops than proxies: the header is not the proxies', take the peer.
+        ("", "127.0.0.1", 1, "127.0.0.1"),
+        (None, "::1", 1, "::1"),
+        # The trusted hop is not an address: no IP rather than a guess.
+        ("garbage", "::1", 1, None),
+        (None, None, 0, None),
     ],
 )
-def test_client_ip_prefers_first_forwarded_hop(
-    forwarded: str | None, remote: str | None, expected: str | None
+def test_client_ip_counts_trusted_proxies_from_the_right(
+    forwarded: str | None, remote: str | None, proxies: int, expected: str | None
 ) -> None:
-    assert client_ip(forwarded, remote) == expected
+    assert client_ip(forwarded, remote, proxies) == expected
 
 
 def test_payload_is_truncated_to_64_kib_without_splitting_characters() -> None:

@@ -322,3 +322,30 @@ def test_bulk_insert_with_dedup_keeps_up(warehouse: DuckDBWarehouse) -> None:
     rate = len(fresh) / (time.perf_counter() - started)
     assert count_events(warehouse) == len(existing) + len(fresh)
     assert rate > 5_000
+
+
+def test_ensure_tables_adds_the_columns_a_table_gained_to_an_older_file(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as old:
+        # bad_events as it was before it named the users in its payloads.
+        old.execute(
+            "CREATE TABLE bad_events (received_at TIMESTAMPTZ NOT NULL, source VARCHAR,"
+            " request_id VARCHAR NOT NULL, event_index BIGINT, event_id VARCHAR,"
+            " reason VARCHAR NOT NULL, errors JSON, payload VARCHAR)"
+        )
+        old.execute("INSERT INTO bad_events VALUES (now(), 's', 'r', 0, 'e', 'x', NULL, 'p')")
+    warehouse = DuckDBWarehouse(path)
+    warehouse.ensure_tables()
+    row = {"received_at": "2024-05-01T00:00:00Z", "request_id": "r2", "reason": "invalid_event"}
+    warehouse.insert_rows("bad_events", [row | {"user_keys": ["u"], "keys_extracted": True}])
+    rows = warehouse.query(
+        "SELECT request_id, user_keys, keys_extracted FROM bad_events"
+        " WHERE DATE(received_at) >= '2000-01-01' ORDER BY request_id"
+    ).rows
+    warehouse.close()
+    assert rows == [
+        {"request_id": "r", "user_keys": None, "keys_extracted": None},
+        {"request_id": "r2", "user_keys": ["u"], "keys_extracted": True},
+    ]

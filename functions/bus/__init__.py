@@ -15,6 +15,10 @@ class BusUnavailable(RuntimeError):
     """The bus refused a publish; nothing of that publish call was accepted."""
 
 
+class BusFull(BusUnavailable):
+    """The local queue holds its bound of bytes (BEACON_QUEUE_MAX_BYTES): the load is behind."""
+
+
 @dataclass(frozen=True)
 class Message:
     data: bytes

@@ -9,10 +9,16 @@ A message is claimable when `visible_at <= now`. Claiming leases it: `attempts` 
 nothing: its messages become claimable again when the lease runs out. A nack makes the message
 visible again after an exponential backoff; after `max_attempts` failed deliveries it moves to
 `dead_letters` with its last error, from where `redrive_dead_letters` can move it back.
+
+The queue is bounded: a publish that would take the file's live pages past `max_bytes` raises
+BusFull (ingest answers 503 with Retry-After), so a stopped load worker cannot fill the disk.
+The file runs with incremental auto-vacuum, and acks hand freed pages back to the file system,
+so the file shrinks again once the queue drains.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions.bus import BusUnavailable, Message
+from functions.bus import BusFull, BusUnavailable, Message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -53,6 +59,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 LEASE_EXPIRED = "lease expired: the consumer did not ack or nack in time"
+DEFAULT_MAX_BYTES = 1 << 30  # BEACON_QUEUE_MAX_BYTES: a laptop's spare disk, minutes of backlog
+# Give space back once a quarter of the file, and at least 64 pages (256 KiB), is free: rarely
+# enough to cost nothing on the hot path, and a drained queue always qualifies.
+_VACUUM_MIN_FREE_PAGES = 64
+_VACUUM_MIN_FREE_SHARE = 0.25
+_WAL_SIZE_LIMIT = 64 << 20  # the WAL is truncated to this after a checkpoint
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 
 
@@ -82,6 +94,25 @@ def _event_count(attributes: dict[str, str]) -> int:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
+def _live_bytes(conn: sqlite3.Connection) -> int:
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    return (pages - free) * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _use_incremental_vacuum(conn: sqlite3.Connection) -> None:
+    """Switch the file to incremental auto-vacuum (a new file now; an older one by VACUUM once)."""
+    if int(conn.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2:
+        return
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    if tables:
+        # An existing file takes the mode only when rebuilt; if another process holds it busy,
+        # a later open tries again.
+        with contextlib.suppress(sqlite3.OperationalError):
+            conn.execute("VACUUM")
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -140,10 +171,12 @@ class LocalQueue:
         backoff_base: float = 0.5,
         backoff_max: float = 60.0,
         busy_timeout_ms: int = 5000,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
         self.backoff_base = backoff_base
@@ -189,12 +222,14 @@ class LocalQueue:
             timeout=self.busy_timeout_ms / 1000,
         )
         try:
+            _use_incremental_vacuum(conn)  # first: a new file takes the mode before WAL's header
             conn.execute("PRAGMA journal_mode = WAL")
             # In WAL mode, synchronous=NORMAL writes each commit to the WAL file before
             # returning and fsyncs only at checkpoints. A killed process (kill -9) loses
             # nothing, since its writes are already in the OS; only an OS crash or power loss
             # could lose the last commits. FULL would fsync on every publish, on the hot path.
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
             conn.executescript(SCHEMA)
             # From here on, waits for the write lock are ours (see _begin): SQLite's own busy
             # handler sleeps 1, 2, 5, 10, 15... ms between tries, which put tens of
@@ -305,6 +340,7 @@ class LocalQueue:
         """Commit the group's publishes in one transaction; settle each one (under self._lock)."""
         try:
             with self._transaction_locked() as conn:
+                self._check_room(conn, group)
                 if len(group) == 1:
                     # Alone, the transaction is the call's all-or-nothing: no savepoint needed.
                     ids = [str(conn.execute(_INSERT, row).lastrowid) for row in group[0].rows]
@@ -318,11 +354,21 @@ class LocalQueue:
             # it caught, as publish did before grouping.
             unavailable = isinstance(exc, BusUnavailable)
             message = str(exc) if unavailable else str(self._unavailable(exc))
+            kind = type(exc) if unavailable else BusUnavailable
             for publish in group:
-                lost = BusUnavailable(message)
+                lost = kind(message)
                 lost.__cause__ = exc.__cause__ if unavailable else exc
                 publish.ids, publish.error = None, lost
             raise
+
+    def _check_room(self, conn: sqlite3.Connection, group: list[_Publish]) -> None:
+        """Raise BusFull when the group would take the live pages past max_bytes."""
+        incoming = sum(len(row[0]) + len(row[1]) for publish in group for row in publish.rows)
+        if incoming + _live_bytes(conn) > self.max_bytes:
+            raise BusFull(
+                f"local queue {self.path} is full: it holds its bound of {self.max_bytes} "
+                "bytes (BEACON_QUEUE_MAX_BYTES) until the load worker drains it"
+            )
 
     def _insert_each(self, conn: sqlite3.Connection, group: list[_Publish]) -> None:
         for publish in group:
@@ -407,7 +453,24 @@ class LocalQueue:
             for chunk in _chunks(keys):
                 cursor = conn.execute(f"DELETE FROM messages WHERE id IN ({_marks(chunk)})", chunk)
                 deleted += cursor.rowcount
+            free_pages = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+            pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        if free_pages >= max(_VACUUM_MIN_FREE_PAGES, _VACUUM_MIN_FREE_SHARE * pages):
+            self._give_back_space()
         return deleted
+
+    def _give_back_space(self) -> None:
+        """Truncate the file's free pages. Best effort: when busy, a later ack does it."""
+        # executescript steps the pragma to the end; execute() frees a single page.
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._connect().executescript("PRAGMA incremental_vacuum;")
+
+    def file_bytes(self) -> int:
+        """Bytes the queue's file holds on disk (the database, not its WAL)."""
+        with self._reading() as conn:
+            row = conn.execute("PRAGMA page_count").fetchone()
+            size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        return int(row[0]) * size
 
     def nack(self, ids: Sequence[str], error: str) -> int:
         """Schedule a redelivery after backoff, or dead-letter messages out of attempts.

@@ -15,9 +15,11 @@ from typing import IO, Literal
 from functions.schema import (
     MAX_BATCH_EVENTS,
     MAX_REQUEST_BYTES,
+    Document,
+    DuplicateKeys,
     InvalidJSON,
     TimestampError,
-    parse_json,
+    parse_document,
     parse_timestamp,
 )
 
@@ -30,7 +32,14 @@ class BodyError(Exception):
     """The body is unusable; `status` and `code` go to the client, `payload` to bad_events."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, field: str = "body", payload: bytes = b""
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str = "body",
+        payload: bytes = b"",
+        document: object = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -38,6 +47,7 @@ class BodyError(Exception):
         self.message = message
         self.field = field
         self.payload = payload
+        self.document = document  # the parsed body, when it was JSON: names the users in it
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class Body:
     events: list[object]
     sent_at: datetime | None  # the batch's, parsed
     sent_at_text: str | None  # as the client sent it, for the envelope
+    suspect: bool = False  # see schema.Document.suspect
 
 
 def check_content_type(mimetype: str, params: Mapping[str, str]) -> None:
@@ -95,7 +106,15 @@ def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while size <= limit:
-        chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        try:
+            chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        except TimeoutError:  # the local server's read deadline (devserver/ingest_server.py)
+            raise BodyError(
+                408,
+                "request_timeout",
+                "the body did not arrive in time",
+                payload=b"".join(parts),
+            ) from None
         if not chunk:
             return b"".join(parts)
         parts.append(chunk)
@@ -136,27 +155,49 @@ def parse_body(kind: Kind, raw: bytes) -> Body:
     if not raw.strip():
         raise BodyError(400, "invalid_json", "the body is empty")
     try:
-        document = parse_json(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BodyError(400, "invalid_json", "the body is not UTF-8", payload=raw) from None
+        # Bytes that are not UTF-8 become lone surrogates (U+DC80-U+DCFF), so only the events
+        # holding them are rejected (as not valid Unicode) and the rest of the batch is kept.
+        text = raw.decode("utf-8", "surrogateescape")
+    try:
+        document = parse_document(text)
     except InvalidJSON as exc:
         raise BodyError(400, "invalid_json", str(exc), payload=raw) from None
+    value = document.value
     if kind == "single":
-        if not isinstance(document, dict):
+        if not isinstance(value, dict):
             raise BodyError(400, "invalid_body", "the body must be one event object", payload=raw)
-        return Body([document], None, _valid_timestamp_text(document.get("sent_at")))
+        return Body([value], None, _valid_timestamp_text(value.get("sent_at")), document.suspect)
     return _batch(document, raw)
 
 
-def _batch(document: object, raw: bytes) -> Body:
-    if not isinstance(document, dict):
+def _batch(document: Document, raw: bytes) -> Body:
+    value = document.value
+    if not isinstance(value, dict):
         raise BodyError(400, "invalid_batch", 'the body must be {"events": [...]}', payload=raw)
-    unknown = sorted(set(document) - {"events", "sent_at"})
+    if isinstance(value, DuplicateKeys):
+        keys = [key for key, _ in value.pairs]
+        repeated = next(key for index, key in enumerate(keys) if key in keys[:index])
+        raise BodyError(
+            400,
+            "invalid_batch",
+            f"duplicate key '{repeated}' in the batch object",
+            field=repeated,
+            payload=raw,
+            document=value,
+        )
+    unknown = sorted(set(value) - {"events", "sent_at"})
     if unknown:
         raise BodyError(
-            400, "invalid_batch", f"unknown field '{unknown[0]}'", field=unknown[0], payload=raw
+            400,
+            "invalid_batch",
+            f"unknown field '{unknown[0]}'",
+            field=unknown[0],
+            payload=raw,
+            document=value,
         )
-    events = document.get("events")
+    events = value.get("events")
     if not isinstance(events, list) or not events:
         raise BodyError(
             400,
@@ -164,6 +205,7 @@ def _batch(document: object, raw: bytes) -> Body:
             "events must be a non-empty list of event objects",
             field="events",
             payload=raw,
+            document=value,
         )
     if len(events) > MAX_BATCH_EVENTS:
         raise BodyError(
@@ -172,15 +214,22 @@ def _batch(document: object, raw: bytes) -> Body:
             f"the batch holds {len(events)} events; the limit is {MAX_BATCH_EVENTS}",
             field="events",
             payload=raw,
+            document=value,
         )
-    sent_text = document.get("sent_at")
+    sent_text = value.get("sent_at")
     try:
         sent_at = None if sent_text is None else parse_timestamp(sent_text)
     except TimestampError as exc:
         raise BodyError(
-            400, "invalid_batch", f"sent_at {exc}", field="sent_at", payload=raw
+            400,
+            "invalid_batch",
+            f"sent_at {exc}",
+            field="sent_at",
+            payload=raw,
+            document=value,
         ) from None
-    return Body(events, sent_at, sent_text if isinstance(sent_text, str) else None)
+    text = sent_text if isinstance(sent_text, str) else None
+    return Body(events, sent_at, text, document.suspect)
 
 
 def _valid_timestamp_text(value: object) -> str | None:

@@ -3,17 +3,22 @@
 Rejections travel to bad_events only for authenticated requests (anyone could fill the table
 otherwise). Everything a request produced is published in a single call, so when the bus
 refuses, nothing is accepted and the client is told to retry (503).
+
+A bug of ours must not lose a request either: an unexpected exception is logged with the request
+id and its traceback, and the raw body is parked in bad_events (reason internal_error) before
+the client is told 500, so the events can be replayed from there.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import flask
 
-from functions.bad_events import bad_event_row
-from functions.bus import BusUnavailable, Message
+from functions.bad_events import bad_event_row, user_keys
+from functions.bus import BusFull, BusUnavailable, Message
 from functions.ingest import records
 from functions.ingest.auth import CHALLENGE, authenticate
 from functions.ingest.body import BodyError, Kind, check_content_type, parse_body, read_body
@@ -24,8 +29,11 @@ from functions.ingest.responses import (
     log_request,
 )
 from functions.runtime import get_publisher
-from functions.schema import FieldError, validate_events
+from functions.schema import FieldError, Rejection, validate_events
 from functions.settings import Settings
+
+MAX_LISTED_REJECTIONS = 20  # an answer lists this many rejections in full and counts the rest
+MAX_LISTED_ERRORS = 10  # and this many errors of each (bad_events keeps them all)
 
 
 def handle_post(
@@ -44,16 +52,34 @@ def handle_post(
         )
 
     now = datetime.now(UTC)
-    received_at = now.isoformat()
     request_id = records.new_request_id()
     headers = {**headers, "X-Request-Id": request_id}
     log = {"path": request.path, "source": source, "request_id": request_id}
+    read: list[bytes] = []  # the raw body once read, for the internal-error path
+    try:
+        return _accept(request, kind, source, now, request_id, headers, log, settings, read)
+    except Exception as exc:
+        return _internal_error(exc, source, now, request_id, headers, log, read)
 
+
+def _accept(
+    request: flask.Request,
+    kind: Kind,
+    source: str,
+    now: datetime,
+    request_id: str,
+    headers: dict[str, str],
+    log: Mapping[str, object],
+    settings: Settings,
+    read: list[bytes],
+) -> flask.Response:
+    received_at = now.isoformat()
     try:
         check_content_type(request.mimetype, request.mimetype_params)
         raw = read_body(
             request.stream, request.content_length, request.headers.get("Content-Encoding")
         )
+        read.append(raw)
         body = parse_body(kind, raw)
     except BodyError as err:
         row = bad_event_row(
@@ -63,6 +89,7 @@ def handle_post(
             reason=err.code,
             errors=[FieldError(err.field, err.message).to_dict()],
             payload=err.payload,
+            keys=None if err.document is None else user_keys(err.document),
         )
         bad = records.messages(
             source=source,
@@ -72,17 +99,25 @@ def handle_post(
             accepted=[],
             bad_rows=[row],
         )
-        if not _publish(bad):
-            return _unavailable(headers, log)
+        if (refused := _publish(bad)) is not None:
+            return _unavailable(refused, headers, log)
         log_request(**log, status=err.status, accepted=0, rejected=0, error=err.code)
         return error_response(err.status, err.code, err.message, headers)
 
-    accepted, rejected = validate_events(body.events, received_at=now, sent_at=body.sent_at)
-    records.fill_ip(
-        accepted, records.client_ip(request.headers.get("X-Forwarded-For"), request.remote_addr)
+    accepted, rejected = validate_events(
+        body.events, received_at=now, sent_at=body.sent_at, suspect=body.suspect
     )
+    address = records.client_ip(
+        request.headers.get("X-Forwarded-For"), request.remote_addr, settings.trusted_proxies
+    )
+    records.fill_ip(accepted, address)
     bad_rows = records.rejection_rows(
-        rejected, body.events, received_at=received_at, source=source, request_id=request_id
+        rejected,
+        body.events,
+        received_at=received_at,
+        source=source,
+        request_id=request_id,
+        suspect=body.suspect,
     )
     out = records.messages(
         source=source,
@@ -92,28 +127,98 @@ def handle_post(
         accepted=accepted,
         bad_rows=bad_rows,
     )
-    if not _publish(out):
-        return _unavailable(headers, log)
+    if (refused := _publish(out)) is not None:
+        return _unavailable(refused, headers, log)
     status = 202 if accepted else 400
     log_request(**log, status=status, accepted=len(accepted), rejected=len(rejected))
-    answer = {"accepted": len(accepted), "rejected": [r.to_dict() for r in rejected]}
-    return json_response(answer, status, headers)
+    return json_response(answer(len(accepted), rejected), status, headers)
 
 
-def _publish(messages: list[Message]) -> bool:
-    """Publish all messages in one call; False when the bus refused (nothing was stored)."""
+def answer(accepted: int, rejected: list[Rejection]) -> dict[str, object]:
+    """The client's answer, bounded: a 500-event batch of bad events stays a few kilobytes."""
+    listed = []
+    for rejection in rejected[:MAX_LISTED_REJECTIONS]:
+        shown = rejection.to_dict()
+        errors = shown["errors"]
+        if len(errors) > MAX_LISTED_ERRORS:
+            more = len(errors) - MAX_LISTED_ERRORS
+            shown["errors"] = [
+                *errors[:MAX_LISTED_ERRORS],
+                {"field": "event", "message": f"and {more} more errors"},
+            ]
+        listed.append(shown)
+    return {"accepted": accepted, "rejected_count": len(rejected), "rejected": listed}
+
+
+def _internal_error(
+    exc: Exception,
+    source: str,
+    now: datetime,
+    request_id: str,
+    headers: dict[str, str],
+    log: Mapping[str, object],
+    read: list[bytes],
+) -> flask.Response:
+    """Log a bug of ours with its traceback, park the body in bad_events, answer 500."""
+    trace = "".join(traceback.format_exception(exc))
+    row = bad_event_row(
+        received_at=now.isoformat(),
+        source=source,
+        request_id=request_id,
+        reason="internal_error",
+        errors=[{"field": "body", "message": f"{type(exc).__name__}: {exc}"[:1000]}],
+        payload=read[0] if read else b"",
+        keys=None,
+    )
+    message = records.messages(
+        source=source,
+        request_id=request_id,
+        received_at=now.isoformat(),
+        sent_at=None,
+        accepted=[],
+        bad_rows=[row],
+    )
+    try:
+        parked = _publish(message) is None
+    except Exception:  # the bus itself failing in a new way: the log line still says so
+        parked = False
+    log_request(
+        **log,
+        status=500,
+        accepted=0,
+        rejected=0,
+        error="internal_error",
+        parked=parked,
+        trace=trace,
+    )
+    kept = "the body was kept in bad_events" if parked else "nothing was stored"
+    return error_response(
+        500,
+        "internal_error",
+        f"ingest failed on this request ({kept}); retry later, quoting request id {request_id}",
+        headers,
+    )
+
+
+def _publish(messages: list[Message]) -> BusUnavailable | None:
+    """Publish all messages in one call; the bus's refusal (nothing was stored), else None."""
     try:
         get_publisher().publish(messages)
-    except BusUnavailable:
-        return False
-    return True
+    except BusUnavailable as refused:
+        return refused
+    return None
 
 
-def _unavailable(headers: dict[str, str], log: Mapping[str, object]) -> flask.Response:
-    log_request(**log, status=503, accepted=0, rejected=0, error="bus_unavailable")
+def _unavailable(
+    refused: BusUnavailable, headers: dict[str, str], log: Mapping[str, object]
+) -> flask.Response:
+    full = isinstance(refused, BusFull)
+    code = "bus_full" if full else "bus_unavailable"
+    log_request(**log, status=503, accepted=0, rejected=0, error=code)
+    why = "the event queue is full (the load is behind)" if full else "the event bus refused it"
     return error_response(
         503,
         "unavailable",
-        "the event bus refused the request; nothing was accepted, retry later",
+        f"{why}; nothing of this request was accepted, retry later",
         {**headers, "Retry-After": RETRY_AFTER_SECONDS},
     )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import os
 import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from functions.bad_events import bad_event_row
+from functions.bad_events import bad_event_row, event_payload, user_keys
 from functions.bus import Message
 from functions.envelope import Envelope
 from functions.schema import Rejection
@@ -52,6 +51,7 @@ def rejection_rows(
     received_at: str,
     source: str,
     request_id: str,
+    suspect: bool,
 ) -> list[dict[str, Any]]:
     return [
         bad_event_row(
@@ -60,7 +60,8 @@ def rejection_rows(
             request_id=request_id,
             reason="invalid_event",
             errors=[error.to_dict() for error in r.errors],
-            payload=json.dumps(raw_events[r.index], ensure_ascii=False, default=str).encode(),
+            payload=event_payload(raw_events[r.index], suspect=suspect),
+            keys=user_keys(raw_events[r.index]),
             event_index=r.index,
             event_id=r.event_id,
         )
@@ -68,10 +69,22 @@ def rejection_rows(
     ]
 
 
-def client_ip(forwarded_for: str | None, remote_addr: str | None) -> str | None:
-    """The first X-Forwarded-For hop, else the peer address; None when neither is an IP."""
-    first_hop = (forwarded_for or "").split(",", 1)[0].strip()
-    return _normal_ip(first_hop) or _normal_ip(remote_addr or "")
+def client_ip(
+    forwarded_for: str | None, remote_addr: str | None, trusted_proxies: int
+) -> str | None:
+    """The client's address: the peer's, or with N trusted proxies in front, the Nth
+    X-Forwarded-For hop counted from the right; None when that is not an IP.
+
+    Each proxy appends the address it received the request from, so only the last N hops were
+    written by proxies we trust; anything left of them is whatever the client chose to send.
+    With fewer hops than proxies the header is not theirs, and the peer address is used.
+    """
+    if trusted_proxies <= 0:
+        return _normal_ip(remote_addr or "")
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",")] if forwarded_for else []
+    if len(hops) < trusted_proxies:
+        return _normal_ip(remote_addr or "")
+    return _normal_ip(hops[-trusted_proxies])
 
 
 @functools.lru_cache(maxsize=4096)

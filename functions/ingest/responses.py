@@ -16,7 +16,8 @@ _RESPONSE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 def json_response(
     body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
 ) -> flask.Response:
-    data = _RESPONSE_JSON.encode(body).encode()
+    # backslashreplace: a lone surrogate a client sent (echoed in an id) stays a JSON \u escape.
+    data = _RESPONSE_JSON.encode(body).encode("utf-8", "backslashreplace")
     # An iterator body marks the response as streamed, which stops functions-framework's
     # read_request hook from reading the whole request body before answering: a refused body
     # (413, 401, 415) must not be read into memory. Gunicorn later discards what is left of it

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from functions.bad_events import COLUMNS, bad_event_row, truncate_payload
+from functions.bad_events import COLUMNS, bad_event_row, truncate_payload, user_keys
 from functions.bus import Message
 from functions.envelope import Envelope, MalformedEnvelope, inexact_value
 from functions.load.enrich import RecordError, event_row, parse_time
@@ -38,7 +38,8 @@ def _malformed_row(
     request_id: str,
     field: str,
     message: str,
-    payload: str,
+    payload: bytes | str,
+    keys: list[str] | None,
     event_index: int | None = None,
     event_id: str | None = None,
 ) -> dict[str, Any]:
@@ -49,6 +50,7 @@ def _malformed_row(
         reason=MALFORMED,
         errors=[{"field": field, "message": message}],
         payload=payload,
+        keys=keys,
         event_index=event_index,
         event_id=event_id,
     )
@@ -86,6 +88,14 @@ def _bad_event_row(record: Mapping[str, Any], envelope: Envelope, received: date
         raise RecordError("event_index", "must be an integer")
     if row["payload"] is not None:
         row["payload"] = truncate_payload(row["payload"])
+    keys = row["user_keys"]
+    if keys is None or row["keys_extracted"] is None:
+        # From an ingest older than the column: erasure matches the row by its raw text.
+        row["user_keys"], row["keys_extracted"] = [], False
+    elif not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise RecordError("user_keys", "must be a list of strings")
+    elif not isinstance(row["keys_extracted"], bool):
+        raise RecordError("keys_extracted", "must be true or false")
     return row
 
 
@@ -126,6 +136,7 @@ def _rows_of(
                     field=exc.field,
                     message=exc.message,
                     payload=_record_text(record),
+                    keys=user_keys(record) if envelope.kind == "events" else None,
                     event_index=index,
                     event_id=event_id if isinstance(event_id, str) else None,
                 )
@@ -176,7 +187,8 @@ def prepare_load(messages: Sequence[Message], *, now: datetime | None = None) ->
                     request_id=_message_id(message),
                     field="message",
                     message=str(exc),
-                    payload=message.data.decode("utf-8", errors="replace"),
+                    payload=message.data,
+                    keys=None,
                 )
             )
             continue

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import duckdb
+from sqlglot import exp
 
 from functions.sqlfiles import table_ddl
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, write_ndjson
+from functions.warehouse.schema import column_types
 from functions.warehouse.translate import Statement, TranslationError, translate
 
 # Rough bytes per value for the scanned-bytes estimate; BigQuery bills 8 for numbers and
@@ -147,7 +149,24 @@ class DuckDBWarehouse:
         if self.read_only:
             return
         self.execute(";\n".join(table_ddl().values()))
+        self._add_new_columns()
         self._columns.clear()
+
+    def _add_new_columns(self) -> None:
+        """Add the columns a table's DDL gained since this file was made (BigQuery allows the
+        same additive change, which Pulumi applies in the cloud)."""
+        with self._cursor() as cursor:
+            existing: dict[str, set[str]] = {}
+            for table, column in cursor.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            ).fetchall():
+                existing.setdefault(table, set()).add(column)
+            for table in table_ddl():
+                for column, kind in column_types(table).items():
+                    if column not in existing.get(table, {column}):
+                        duck = exp.DataType.build(kind, dialect="bigquery").sql("duckdb")
+                        cursor.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {duck}')
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         statements = self._translate(sql)

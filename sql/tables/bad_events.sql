@@ -7,7 +7,10 @@ CREATE TABLE IF NOT EXISTS bad_events (
   event_id STRING,
   reason STRING NOT NULL,             -- invalid_event, invalid_json, invalid_batch, malformed_message, ...
   errors JSON,                        -- [{"field": ..., "message": ...}]
-  payload STRING                      -- the raw payload, truncated to 64 KiB
+  payload STRING,                     -- the raw payload, truncated to 64 KiB; non-UTF-8 as \x escapes
+  user_keys ARRAY<STRING>,            -- user_id and anonymous_id values the payload names (GDPR)
+  keys_extracted BOOL                 -- FALSE: the payload could not be parsed, so user_keys is empty
+                                      -- and erasure matches the payload's text instead
 )
 PARTITION BY DATE(received_at)
 CLUSTER BY reason, source

@@ -38,20 +38,29 @@ def wait_for_http(
 
 @contextlib.contextmanager
 def serve_function(
-    name: str, env: Mapping[str, str], *, signature_type: str = "http"
+    name: str,
+    env: Mapping[str, str],
+    *,
+    signature_type: str = "http",
+    source: Path | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[str]:
-    """Run functions-framework on functions/NAME/main.py; yield its base URL."""
+    """Run functions-framework on functions/NAME/main.py (or SOURCE); yield its base URL.
+
+    LOG_PATH, when given, receives the server's output (else a temporary file does).
+    """
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "functions-framework"),
         f"--target={name}",
-        f"--source={REPO / 'functions' / name / 'main.py'}",
+        f"--source={source or REPO / 'functions' / name / 'main.py'}",
         f"--signature-type={signature_type}",
         "--host=127.0.0.1",
         f"--port={port}",
     ]
     # The server's output goes to a file, not a pipe: an unread pipe fills up and stalls the server.
-    with tempfile.TemporaryFile() as log:
+    opened = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
+    with opened as log:
         process = subprocess.Popen(
             command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
         )
