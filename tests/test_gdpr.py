@@ -142,8 +142,9 @@ def test_privacy_log_records_counts_and_a_hash_never_the_user_id(warehouse):
 
 def test_export_gives_the_users_events_as_json_lines(warehouse):
     populate(warehouse)
-    lines = export_user(warehouse, SETTINGS, "alice", now=NOW)
-    exported = [json.loads(line) for line in lines]
+    found = export_user(warehouse, SETTINGS, "alice", now=NOW)
+    exported = [json.loads(line) for line in found.events]
+    assert [json.loads(row["payload"])["user_id"] for row in found.bad_events] == ["alice"]
     assert len(exported) == 6
     assert all("alice" in (e["user_id"], e["anonymous_id"]) for e in exported)
     assert [e["timestamp"] for e in exported] == sorted(e["timestamp"] for e in exported)
@@ -205,9 +206,10 @@ def erase_and_export_alice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["gdpr", "export", "--user-id", "alice", "--output", str(output)]) == 0
     assert main(["gdpr", "delete", "--user-id", "alice"]) == 0
     assert main(["gdpr", "export", "--user-id", "alice"]) == 0
-    lines = output.read_text().splitlines()
-    assert len(lines) == 6
-    assert all(json.loads(line)["event_type"] for line in lines)
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(lines) == 7
+    assert all(line["event_type"] for line in lines[:6])
+    assert json.loads(lines[6]["bad_event"]["payload"])["user_id"] == "alice"
     printed = capsys.readouterr()
     # The delete's summary, then nothing: the second export found no events.
     assert json.loads(printed.out)["deleted"]["events"] == 6

@@ -1,8 +1,11 @@
 """GDPR requests: erase a user everywhere, or export their events; each logged in privacy_log.
 
-A user is matched on user_id or anonymous_id in raw events and on the user key of the
-user-level rollups. After the raw rows go, the rollups of every day the user touched are
-recomputed, so aggregate figures stop counting them too.
+A user is matched by identity, never by substring: on user_id or anonymous_id in raw events, on
+the user key of the user-level rollups, and on the user_keys that ingest extracted from a
+rejected payload in bad_events. Only a rejected payload that could not be parsed is matched on
+its text, where the id is the value of a user key, in its raw and its escaped spelling (see
+key_pattern). After the raw rows go, the rollups of every day the user
+touched are recomputed, so aggregate figures stop counting them too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,9 +29,10 @@ from functions.warehouse import Warehouse
 logger = logging.getLogger(__name__)
 
 USER_COLUMNS = ("user_id", "anonymous_id")
-# Erasure reaches every partition, also any a failed retention run left behind. With retention
-# healthy no partition is older than its cutoff, so this scans no more than a tighter bound.
-ERASE_SINCE = date(1970, 1, 1)
+# Erasure reaches every partition: events may be timestamped as early as year 1, and a failed
+# retention run may leave old partitions behind. With retention healthy no partition is older
+# than its cutoff, so this scans no more than a tighter bound.
+ERASE_SINCE = date(1, 1, 1)
 # An active day also counts in the MAU of the 27 days after it (daily_kpis.mau is 28 days).
 MAU_TRAILING_DAYS = 27
 FAILED_REQUEST_LOOKBACK = timedelta(days=30)
@@ -81,7 +86,7 @@ def delete_user(
 
     now = now or datetime.now(UTC)
     hashed = user_hash(user_id)
-    params = {"since": ERASE_SINCE, "user_id": user_id, "needle": json.dumps(user_id)}
+    params = _match_params(user_id)
     days = [row["day"] for row in warehouse.query(load_sql("gdpr/user_days"), params).rows]
     days += _pending_range(warehouse, hashed, now)
     counts = {
@@ -110,17 +115,71 @@ def delete_user(
     }
 
 
+def _match_params(user_id: str) -> dict[str, Any]:
+    """The parameters of the sql/gdpr statements that find one user's rows."""
+    return {"since": ERASE_SINCE, "user_id": user_id, "key_pattern": key_pattern(user_id)}
+
+
+_RE2_META = frozenset("\\.+*?()|[]{}^$")
+
+
+def key_pattern(user_id: str) -> str:
+    """An RE2 pattern for the id as the value of a user key in JSON text that did not parse.
+
+    It matches `"user_id": "ID"` or `"anonymous_id":"ID"`, the id spelled as a JSON string
+    either in UTF-8 or with \\u escapes, so an id that is also a common JSON word (`web`,
+    `event_type`, `null`) matches only where it names a user.
+    """
+    spellings = {json.dumps(user_id, ensure_ascii=False), json.dumps(user_id)}
+    values = "|".join(_re2_literal(spelling) for spelling in sorted(spellings))
+    return rf'"(?:user_id|anonymous_id)"\s*:\s*(?:{values})'
+
+
+def _re2_literal(text: str) -> str:
+    # re.escape also escapes spaces, '#', '&', '~' and '-', which RE2 (BigQuery's and DuckDB's
+    # regex engine) refuses as unknown escapes; RE2 takes a backslash before its metacharacters.
+    return "".join("\\" + ch if ch in _RE2_META else ch for ch in text)
+
+
+
+@dataclass(frozen=True)
+class UserExport:
+    events: list[str]  # JSON lines, one object per raw event, oldest first
+    bad_events: list[dict[str, Any]]  # the user's rejected payloads, with reason and errors
+
+
 def export_user(
     warehouse: Warehouse, settings: Settings, user_id: str, *, now: datetime | None = None
-) -> list[str]:
-    """The user's raw events as JSON lines (one JSON object per event, oldest first)."""
+) -> UserExport:
+    """Everything stored about the user that is not an aggregate: raw events and rejections."""
     now = now or datetime.now(UTC)
-    params = {"since": ERASE_SINCE, "user_id": user_id}
+    params = _match_params(user_id)
     lines = [
         str(row["line"]) for row in warehouse.query(load_sql("gdpr/export_events"), params).rows
     ]
-    _log(warehouse, "export", user_hash(user_id), "done", {"events": len(lines)}, now, None, None)
-    return lines
+    bad = [
+        {
+            "received_at": _iso(row["received_at"]),
+            "reason": row["reason"],
+            "errors": _json_value(row["errors"]),
+            "payload": row["payload"],
+        }
+        for row in warehouse.query(load_sql("gdpr/export_bad_events"), params).rows
+    ]
+    counts = {"events": len(lines), "bad_events": len(bad)}
+    _log(warehouse, "export", user_hash(user_id), "done", counts, now, None, None)
+    return UserExport(lines, bad)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat()
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _log(
@@ -163,7 +222,11 @@ def handle_delete(body: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def handle_export(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """POST /v1/jobs/gdpr/export {"user_id": "..."}: {"events": [...]}, one object per event."""
+    """POST /v1/jobs/gdpr/export {"user_id": "..."}: {"events": [...], "bad_events": [...]}."""
     user_id = _user_id(body)
-    lines = export_user(runtime.get_warehouse(), runtime.get_settings(), user_id)
-    return {"user_hash": user_hash(user_id), "events": [json.loads(line) for line in lines]}
+    found = export_user(runtime.get_warehouse(), runtime.get_settings(), user_id)
+    return {
+        "user_hash": user_hash(user_id),
+        "events": [json.loads(line) for line in found.events],
+        "bad_events": found.bad_events,
+    }

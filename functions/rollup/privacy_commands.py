@@ -76,10 +76,16 @@ def _export(args: argparse.Namespace) -> int:
         print(json.dumps(outcome.body, indent=2, default=str), file=sys.stderr)
         return 1
     events = outcome.body["events"]
-    text = "".join(json.dumps(event, sort_keys=True) + "\n" for event in events)
+    rejected = outcome.body.get("bad_events", [])
+    # One JSON object a line: the events, then each rejected payload as {"bad_event": {...}}.
+    lines = [*events, *({"bad_event": row} for row in rejected)]
+    text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"{len(events)} events written to {args.output}", file=sys.stderr)
+        print(
+            f"{len(events)} events and {len(rejected)} rejected payloads written to {args.output}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -105,7 +111,11 @@ def register(subparsers: Any) -> None:
     )
     delete.add_argument("--user-id", required=True, help="user_id or anonymous_id to erase")
     delete.set_defaults(handler=_delete)
-    export = actions.add_parser("export", help="write the user's events as JSON lines")
+    export = actions.add_parser(
+        "export",
+        help='write the user\'s events, then their rejected payloads ({"bad_event": ...}), '
+        "as JSON lines",
+    )
     export.add_argument("--user-id", required=True, help="user_id or anonymous_id to export")
     export.add_argument("--output", help="file to write (default: standard output)")
     export.set_defaults(handler=_export)
