@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import urllib.parse
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ import pytest
 import requests
 
 from functions.query import engagement
+from functions.rollup.runner import run_rollups
 from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support import pipeline_data
 from tests.support.pipeline_data import PipelineData
+from tests.support.rows import event_row
 from tests.support.serve import serve_function
 
 TOKEN = "test-admin-token"
@@ -397,3 +400,39 @@ def test_query_bytes_are_recorded_in_query_costs(prepared: Prepared, tmp_path: P
     warehouse.close()
     assert sorted(r["endpoint"] for r in rows) == ["kpis", "kpis", "revenue", "revenue"]
     assert sum(r["bytes_billed"] for r in rows) == sum(answered)
+
+
+def strict_json(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_answer_is_strict_json_even_over_sums_that_overflow(tmp_path: Path) -> None:
+    # Rows from before ingest bounded magnitudes: payments of 1e308 on three days are finite
+    # each day and sum to Infinity over the window.
+    now = datetime.now(UTC)
+    warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
+    warehouse.ensure_tables()
+    rows = [
+        event_row(
+            now - timedelta(days=i, minutes=30),
+            "payment",
+            user_id=f"rich-{i}",
+            revenue=1e308,
+            currency="USD",
+            duration_ms=1e300,
+            properties={"platform_fee": 1e308, "provider_id": "p1"},
+        )
+        for i in range(3)
+    ]
+    warehouse.insert_rows("events", rows)
+    run_rollups(warehouse, start=now.date() - timedelta(days=3), end=now.date(), churn_days=30)
+    warehouse.close()
+    with serve_function("query", env_for(tmp_path, cache_seconds=0)) as base_url:
+        for path in ENDPOINTS:
+            path = path.replace("/users/u1/", "/users/rich-0/")
+            response = requests.get(base_url + path, headers=AUTH, timeout=10)
+            assert response.status_code == 200, path
+            strict_json(response.text)

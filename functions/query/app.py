@@ -8,7 +8,6 @@ GET /v1/...      JSON reports behind an admin bearer token, cached per instance
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -24,6 +23,7 @@ from functions.query import auth, export, reports
 from functions.query.cache import ResponseCache
 from functions.query.costs import CostRecorder
 from functions.query.params import ParamError
+from functions.query.values import strict_json
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def json_response(
     body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
 ) -> flask.Response:
     return flask.Response(
-        json.dumps(body, separators=(",", ":")),
+        strict_json(body),
         status,
         mimetype="application/json",
         headers={
@@ -207,7 +207,7 @@ def _run(path: str, args: dict[str, str], current: _State) -> tuple[bytes, str, 
 
 
 def _json_body(body: reports.Body, bytes_billed: int) -> tuple[bytes, str, dict[str, str]]:
-    data = json.dumps({**body, "bytes_billed": bytes_billed}, separators=(",", ":"))
+    data = strict_json({**body, "bytes_billed": bytes_billed})
     return data.encode(), "application/json", {"X-Beacon-Bytes-Billed": str(bytes_billed)}
 
 
@@ -231,4 +231,4 @@ def _export(args: dict[str, str], queries: reports.Queries) -> tuple[bytes, str,
     if fmt == "csv":
         return export.to_csv(rows).encode(), "text/csv", headers
     body = {"report": name, "rows": rows, "bytes_billed": queries.bytes_billed}
-    return json.dumps(body, separators=(",", ":")).encode(), "application/json", headers
+    return strict_json(body).encode(), "application/json", headers

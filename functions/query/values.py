@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,25 @@ def json_value(value: Any) -> Any:
         value = float(value)
     if isinstance(value, float):
         return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def strict_json(body: Any) -> str:
+    """BODY as strict JSON: a NaN or Infinity anywhere (a ratio of zeros, a sum that
+    overflowed) becomes null, so every answer parses in any JSON parser."""
+    try:
+        return json.dumps(body, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(body), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
     return value
 
 
