@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from functions.devserver import demo, sender
+from functions.devserver.guard import job_headers
 from functions.devserver.jobs_client import JobRunError, local_port, run_job
 from functions.devserver.pipeline import DatabaseLocked, DevOptions, DevPipeline
 from functions.devserver.serving import LOOPBACK, PortInUse
@@ -391,7 +392,8 @@ def _run_demo_into(
     url = options.url("rollup") + "/v1/jobs/rollup"
     body = {"start": first.isoformat(), "end": today.isoformat()}
     try:
-        response = requests.post(url, json=body, timeout=600)
+        headers = job_headers(options.data_dir)
+        response = requests.post(url, json=body, headers=headers, timeout=600)
         print(f"demo: rollup {body['start']}..{body['end']} -> {response.status_code}", flush=True)
     except requests.RequestException as exc:
         print(f"demo: rollup failed: {exc}", file=sys.stderr, flush=True)

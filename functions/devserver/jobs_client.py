@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import requests
 
 from functions import runtime
+from functions.devserver.guard import job_headers
 from functions.devserver.serving import LOOPBACK, source_of
 from functions.registry import function_named
 from functions.schedules import ScheduledJob, job_named
@@ -135,9 +136,8 @@ def call_function(
     """
     url = f"http://{LOOPBACK}:{local_port(function, env)}{path}"
     try:
-        response = requests.post(
-            url, json=dict(body), headers={"User-Agent": "beacon-jobs-run"}, timeout=3600
-        )
+        headers = {"User-Agent": "beacon-jobs-run", **job_headers(settings.data_dir)}
+        response = requests.post(url, json=dict(body), headers=headers, timeout=3600)
     except requests.ConnectionError:
         return run_in_process(function, path, body, settings, tried=url)
     return JobOutcome("http", url, response.status_code, _json_or_text(response.text))

@@ -23,12 +23,13 @@ from typing import IO, Any, Protocol
 from functions import runtime
 from functions.bus.localqueue import LocalQueue
 from functions.bus.worker import QueueWorker
+from functions.devserver.guard import job_headers, new_job_token, token_path
 from functions.devserver.scheduler import HttpFire, LocalScheduler
 from functions.devserver.serving import (
     LOOPBACK,
     InProcessServer,
     check_port_free,
-    start_function_process,
+    start_ingest_process,
     stop_process,
     wait_until_listening,
 )
@@ -153,7 +154,9 @@ class DevPipeline:
         self.warehouse = open_duckdb(self.settings.duckdb_path)
         runtime.use_warehouse(self.warehouse)
         self.queue = LocalQueue(
-            self.settings.queue_path, max_attempts=self.settings.queue_max_attempts
+            self.settings.queue_path,
+            max_attempts=self.settings.queue_max_attempts,
+            max_bytes=self.settings.queue_max_bytes,
         )
         runtime.use_publisher(self.queue)
         # This process is the queue's only consumer: a lease still held belongs to a
@@ -163,13 +166,18 @@ class DevPipeline:
         self.worker.start()
         if self.smtp_available:
             self._start_part(self._smtp_sink())
+        # The job functions (private in the cloud, behind IAM) take only this run's token.
+        job_token = new_job_token(self.options.data_dir)
         for name in self.served:
-            self._start_part(InProcessServer(name, self.options.ports[name], self.options.host))
+            token = None if function_named(name).public else job_token
+            server = InProcessServer(
+                name, self.options.ports[name], self.options.host, job_token=token
+            )
+            self._start_part(server)
         # Ingest logs one JSON line per request: to a file, so the terminal stays readable.
         self.ingest_log.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = self.ingest_log.open("ab")
-        self.ingest = start_function_process(
-            "ingest",
+        self.ingest = start_ingest_process(
             self.options.ports["ingest"],
             self.env,
             self.options.host,
@@ -178,7 +186,8 @@ class DevPipeline:
         wait_until_listening(self.options.ports["ingest"], self.ingest, host=self.options.host)
         urls = {name: self.options.url(name) for name in self.served}
         jobs = [job for job in SCHEDULES if job.function in urls]
-        self._start_part(LocalScheduler(jobs, HttpFire(urls)))
+        fire = HttpFire(urls, headers=job_headers(self.options.data_dir))
+        self._start_part(LocalScheduler(jobs, fire))
 
     def start_feed(self, feed: Stoppable) -> None:
         """Start something that sends events to ingest, such as the live demo stream."""
@@ -229,6 +238,7 @@ class DevPipeline:
                 self.warehouse.close()  # checkpoints, so other processes can read the file
         if self.queue is not None:
             self.queue.close()
+        token_path(self.options.data_dir).unlink(missing_ok=True)
         runtime.reset()
         return drained
 

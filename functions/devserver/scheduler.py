@@ -102,9 +102,16 @@ class LocalScheduler:
 class HttpFire:
     """Fire a job as Cloud Scheduler does: POST its JSON body to the function's URL + path."""
 
-    def __init__(self, base_urls: Mapping[str, str], *, timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        base_urls: Mapping[str, str],
+        *,
+        timeout: float = 600.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self._base_urls = dict(base_urls)  # function name -> http://127.0.0.1:PORT
         self._timeout = timeout
+        self._headers = {"User-Agent": "Google-Cloud-Scheduler", **(headers or {})}
         self._session = requests.Session()
 
     def __call__(self, job: ScheduledJob) -> None:
@@ -112,7 +119,7 @@ class HttpFire:
         response = self._session.post(
             url,
             json=job.body,
-            headers={"User-Agent": "Google-Cloud-Scheduler"},
+            headers=self._headers,
             timeout=self._timeout,
         )
         if response.status_code >= 300:

@@ -25,6 +25,7 @@ from typing import IO
 import functions_framework
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from functions.devserver.guard import LocalJobGuard
 from functions.registry import function_named
 
 LOOPBACK = "127.0.0.1"
@@ -60,11 +61,16 @@ def check_port_free(port: int, what: str, host: str = LOOPBACK) -> None:
 class InProcessServer:
     """One function app on a threaded Werkzeug server, served from a daemon thread."""
 
-    def __init__(self, function_name: str, port: int, host: str = LOOPBACK) -> None:
+    def __init__(
+        self, function_name: str, port: int, host: str = LOOPBACK, *, job_token: str | None = None
+    ) -> None:
+        """JOB_TOKEN: the run's token, required of every request (see guard.LocalJobGuard)."""
         spec = function_named(function_name)
         app = functions_framework.create_app(  # type: ignore[no-untyped-call]
             target=spec.entry_point, source=str(source_of(function_name))
         )
+        if job_token is not None:
+            app.wsgi_app = LocalJobGuard(app.wsgi_app, job_token)
         self.name = function_name
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
@@ -91,26 +97,23 @@ def _die_with_parent() -> None:  # pragma: no cover (runs in the child between f
         os._exit(1)
 
 
-def start_function_process(
-    function_name: str,
+def start_ingest_process(
     port: int,
     env: Mapping[str, str],
     host: str = LOOPBACK,
     *,
     stdout: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `functions-framework --target NAME --source FILE` (gunicorn) as a child process.
+    """Start ingest under functions-framework's gunicorn, bounded (see ingest_server), as a
+    child process.
 
     Call from the main thread: Linux delivers the parent-death signal when the creating thread
     exits, not the process.
     """
-    spec = function_named(function_name)
-    framework = Path(sys.executable).parent / "functions-framework"
     command = [
-        str(framework) if framework.exists() else "functions-framework",
-        f"--target={spec.entry_point}",
-        f"--source={source_of(function_name)}",
-        f"--signature-type={spec.kind}",
+        sys.executable,
+        "-m",
+        "functions.devserver.ingest_server",
         f"--host={host}",
         f"--port={port}",
     ]
