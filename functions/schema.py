@@ -414,8 +414,8 @@ def _is_unicode(text: str) -> bool:
 
 
 _NOT_UNICODE = (
-    "is not valid Unicode: it holds a lone UTF-16 surrogate (as when a string is cut through an "
-    "emoji)"
+    "is not valid Unicode: a lone UTF-16 surrogate (as when a string is cut through an emoji) "
+    "or bytes that are not UTF-8"
 )
 
 

@@ -28,6 +28,10 @@ def function_environment(
         env["BEACON_REPORTING_CURRENCY"] = config.reporting_currency
     if function in {"ingest", "query"}:
         env["BEACON_ALLOWED_ORIGINS"] = ",".join(config.allowed_origins)
+    if function == "ingest":
+        # Google's front end appends the client's address to X-Forwarded-For: trust that hop
+        # alone, so a client cannot choose the IP that is stored.
+        env["BEACON_TRUSTED_PROXIES"] = "1"
     if function == "alerts":
         env |= {
             "BEACON_DASHBOARD_URL": dashboard_url,

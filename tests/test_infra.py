@@ -215,6 +215,19 @@ def test_each_function_runs_as_its_own_account(deployed: Pipeline) -> None:
         assert function.inputs["buildConfig"]["entryPoint"] == name
 
 
+def test_ingest_trusts_exactly_googles_front_end_for_the_client_address(
+    deployed: Pipeline,
+) -> None:
+    trusted = {
+        f.inputs["name"]: f.inputs["serviceConfig"]["environmentVariables"].get(
+            "BEACON_TRUSTED_PROXIES"
+        )
+        for f in of_type("gcp:cloudfunctionsv2/function:Function")
+    }
+    assert trusted.pop("beacon-ingest") == "1"
+    assert set(trusted.values()) == {None}
+
+
 def test_secrets_reach_functions_only_as_secret_environment_variables(deployed: Pipeline) -> None:
     secret_variables = {}
     for function in of_type("gcp:cloudfunctionsv2/function:Function"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Literal
 
 from functions.schema import (
@@ -219,6 +219,17 @@ def _batch(document: Document, raw: bytes) -> Body:
     sent_text = value.get("sent_at")
     try:
         sent_at = None if sent_text is None else parse_timestamp(sent_text)
+        if sent_at is not None:
+            sent_at.astimezone(UTC)  # the load reads it in UTC
+    except OverflowError:
+        raise BodyError(
+            400,
+            "invalid_batch",
+            "sent_at in UTC falls outside the years 0001 to 9999",
+            field="sent_at",
+            payload=raw,
+            document=value,
+        ) from None
     except TimestampError as exc:
         raise BodyError(
             400,
@@ -237,7 +248,7 @@ def _valid_timestamp_text(value: object) -> str | None:
     if value is None:  # the common case; skips raising and catching a TimestampError
         return None
     try:
-        parse_timestamp(value)
-    except TimestampError:
+        parse_timestamp(value).astimezone(UTC)  # the load reads it in UTC
+    except (TimestampError, OverflowError):
         return None
     return value if isinstance(value, str) else None

@@ -90,7 +90,10 @@ def parse_time(value: object, field: str) -> datetime | None:
         return parsed
     if tzinfo is None:
         raise RecordError(field, "has no UTC offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC
+        raise RecordError(field, "in UTC it falls outside the years 0001 to 9999") from None
 
 
 def corrected_time(
