@@ -81,7 +81,10 @@ def refusal(environ: Mapping[str, Any], token: str) -> str | None:
         return "requests from other web origins are refused"
     presented = str(environ.get("HTTP_" + JOB_TOKEN_HEADER.upper().replace("-", "_"), ""))
     if match_secret(presented, {token: True}) is None:
-        return f"the {JOB_TOKEN_HEADER} header must carry this run's token (see the data dir)"
+        return (
+            f"the {JOB_TOKEN_HEADER} header must carry this beacon dev run's token (the file "
+            "job-token in its data directory)"
+        )
     return None
 
 

@@ -141,7 +141,6 @@ def _re2_literal(text: str) -> str:
     return "".join("\\" + ch if ch in _RE2_META else ch for ch in text)
 
 
-
 @dataclass(frozen=True)
 class UserExport:
     events: list[str]  # JSON lines, one object per raw event, oldest first
