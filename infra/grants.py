@@ -60,7 +60,7 @@ class Grants(pulumi.ComponentResource):
                 )
             for table_name in access.writes_tables:
                 table = args.warehouse.tables.get(table_name)
-                if table is None:  # the table is not in sql/tables/ (yet): nothing to grant
+                if table is None:  # the table is not in the catalogue (yet): nothing to grant
                     continue
                 gcp.bigquery.IamMember(
                     f"{function}-table-{table_name}-dataEditor",

@@ -1,23 +1,22 @@
-"""The BigQuery dataset and every table of sql/tables/, created from the DDL files themselves."""
+"""The BigQuery dataset and every table of the catalogue (sql/<table>/), with the partition
+expiration of each table's retention class: the same classes local retention applies."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
 
-from functions.sqlfiles import table_ddl
-from infra.ddl import TableSpec, parse_table
+from functions.catalogue import retention_days, tables
+from infra.ddl import table_spec
 
-RAW_TABLES = frozenset({"events", "bad_events"})  # kept retention_days; the rest are rollups
 _DAY_MS = 86_400_000
 
 
-def table_specs() -> list[TableSpec]:
-    return [parse_table(sql) for sql in table_ddl().values()]
-
-
-def expiration_days(table: str, retention_days: int, rollup_retention_days: int) -> int:
-    return retention_days if table in RAW_TABLES else rollup_retention_days
+def expiration_days(table: str, retention_days_raw: int, rollup_retention_days: int) -> int | None:
+    """Days a table's partitions live; None: never expire (retention class keep)."""
+    return retention_days(
+        tables()[table], raw_days=retention_days_raw, rollup_days=rollup_retention_days
+    )
 
 
 class WarehouseArgs:
@@ -52,13 +51,13 @@ class Warehouse(pulumi.ComponentResource):
             project=args.project,
             dataset_id=args.dataset,
             location=args.location,
-            description="Beacon events, rollups and logs; tables defined in sql/tables/.",
+            description="Beacon events, rollups and logs; tables defined in sql/<table>/.",
             # Keep the data if the dataset resource is ever replaced or destroyed by mistake.
             delete_contents_on_destroy=False,
             opts=child,
         )
         self.tables = {}
-        for spec in table_specs():
+        for spec in (table_spec(entry) for entry in tables().values()):
             days = expiration_days(spec.name, args.retention_days, args.rollup_retention_days)
             self.tables[spec.name] = gcp.bigquery.Table(
                 f"{name}-{spec.name}",
@@ -70,7 +69,7 @@ class Warehouse(pulumi.ComponentResource):
                 time_partitioning=gcp.bigquery.TableTimePartitioningArgs(
                     type=spec.partition_type,
                     field=spec.partition_field,
-                    expiration_ms=days * _DAY_MS,
+                    expiration_ms=None if days is None else days * _DAY_MS,
                 ),
                 require_partition_filter=spec.require_partition_filter,
                 clusterings=list(spec.clusterings) or None,

@@ -10,9 +10,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from functions.catalogue import table
 from functions.load.enrich import RecordError, anonymise_ip, event_row
 from functions.load.useragent import parse_user_agent
-from functions.sqlfiles import load_sql
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 LOADED = RECEIVED + timedelta(seconds=2)
@@ -60,7 +60,7 @@ def row_for(record: dict[str, Any], envelope_sent_at: datetime | None = None) ->
 
 
 def test_row_has_exactly_the_events_table_columns() -> None:
-    ddl = sqlglot.parse_one(load_sql("tables/events"), read="bigquery")
+    ddl = sqlglot.parse_one(table("events").ddl, read="bigquery")
     table_columns = [column.name for column in ddl.find_all(exp.ColumnDef)]
     assert sorted(row_for({})) == sorted(table_columns)
 

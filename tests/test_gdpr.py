@@ -13,15 +13,14 @@ import pytest
 import requests
 
 from functions import runtime
+from functions.catalogue import tables
 from functions.cli import main
 from functions.rollup.gdpr import (
-    USER_COLUMNS,
     affected_ranges,
     delete_user,
     erased_tables,
     export_user,
 )
-from functions.rollup.retention import table_layouts
 from functions.rollup.runner import run_rollups
 from functions.settings import Settings
 from functions.warehouse.duckdb import DuckDBWarehouse
@@ -63,10 +62,12 @@ def populate(warehouse: DuckDBWarehouse) -> None:
 
 
 def user_tables() -> dict[str, list[str]]:
+    """Tables with a user_id or anonymous_id column, found by name (not from the catalogue's
+    user_keys, which this checks)."""
     return {
-        name: [column for column in layout.columns if column in USER_COLUMNS]
-        for name, layout in table_layouts().items()
-        if any(column in USER_COLUMNS for column in layout.columns)
+        name: [c.name for c in entry.columns if c.name in ("user_id", "anonymous_id")]
+        for name, entry in tables().items()
+        if any(c.name in ("user_id", "anonymous_id") for c in entry.columns)
     }
 
 

@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pulumi
@@ -77,9 +78,9 @@ MOCKS = RecordingMocks()
 pulumi.runtime.set_mocks(MOCKS, project="beacon", stack="test", preview=False)
 pulumi.runtime.set_all_config(CONFIG, secret_keys=list(SECRET_VALUES))
 
+from functions.catalogue import tables as catalogue_tables  # noqa: E402
 from functions.registry import FUNCTIONS  # noqa: E402
 from functions.schedules import SCHEDULES  # noqa: E402
-from functions.sqlfiles import table_ddl  # noqa: E402
 from infra.program import Pipeline, build  # noqa: E402
 
 
@@ -275,24 +276,45 @@ def test_load_is_fed_by_a_push_subscription_with_bounded_dead_lettering(deployed
     assert kept["messageRetentionDuration"] == "604800s"
 
 
-def expected_expiration_ms(table: str) -> int:
-    days = 400 if table in {"events", "bad_events"} else 1000
-    return days * 86_400_000
+def expected_expiration_ms(table: str) -> int | None:
+    """The stack's retention_days (400) and rollup retention (1000), by catalogue class."""
+    days = {"raw": 400, "rollup": 1000, "keep": None}[catalogue_tables()[table].retention]
+    return None if days is None else days * 86_400_000
 
 
 def test_every_table_of_sql_tables_is_partitioned_and_expires(deployed: Pipeline) -> None:
     tables = {t.inputs["tableId"]: t.inputs for t in of_type("gcp:bigquery/table:Table")}
-    assert set(tables) == set(table_ddl())
+    assert set(tables) == set(catalogue_tables())
     for name, table in tables.items():
         partitioning = table["timePartitioning"]
         assert partitioning["type"] in {"DAY", "HOUR", "MONTH", "YEAR"}, name
         assert partitioning["field"], name
-        assert partitioning["expirationMs"] == expected_expiration_ms(name), name
-        ddl_requires_filter = "require_partition_filter = true" in table_ddl()[name].lower()
-        assert table.get("requirePartitionFilter", False) == ddl_requires_filter, name
+        assert partitioning.get("expirationMs") == expected_expiration_ms(name), name
+        entry = catalogue_tables()[name]
+        assert partitioning["field"] == entry.partition_column, name
+        assert table.get("requirePartitionFilter", False) == entry.require_partition_filter, name
+        assert table.get("clusterings") == (list(entry.clustering) or None), name
         assert table["deletionProtection"] is True, name
     assert tables["events"]["requirePartitionFilter"] is True
     assert tables["bad_events"]["requirePartitionFilter"] is True
+
+
+def test_local_retention_and_the_pulumi_expiration_agree_for_every_table(
+    deployed: Pipeline,
+) -> None:
+    from functions.rollup.retention import cutoffs
+    from functions.settings import Settings
+
+    today = date(2024, 5, 6)
+    local = cutoffs(Settings(retention_days=400, rollup_retention_days=1000), today)
+    for resource in of_type("gcp:bigquery/table:Table"):
+        name = resource.inputs["tableId"]
+        expiration = resource.inputs["timePartitioning"].get("expirationMs")
+        if name in local:
+            assert expiration == (today - local[name]).days * 86_400_000, name
+        else:  # never aged out locally: never expires in the cloud either
+            assert expiration is None, name
+    assert "user_first_seen" not in local
 
 
 @pulumi.runtime.test
@@ -335,7 +357,8 @@ SCHEMA_TYPE = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
 
 def test_created_schemas_match_every_column_of_sql_tables(deployed: Pipeline) -> None:
     tables = {t.inputs["tableId"]: t.inputs for t in of_type("gcp:bigquery/table:Table")}
-    for name, sql in table_ddl().items():
+    for name, entry in catalogue_tables().items():
+        sql = entry.ddl
         schema = json.loads(tables[name]["schema"])
         created = [(f["name"], f["type"], f["mode"]) for f in schema]
         expected = []

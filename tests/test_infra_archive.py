@@ -27,7 +27,7 @@ def repo(tmp_path: Path) -> Path:
         "functions/ingest/main.py": "def ingest(request): ...\n",
         "functions/ingest/__pycache__/main.cpython-311.pyc": "compiled",
         "functions/stale.pyc": "compiled",
-        "sql/tables/events.sql": "CREATE TABLE events (a INT64) PARTITION BY DATE(a);\n",
+        "sql/events/table.sql": "CREATE TABLE events (a INT64);\n",
         "sql/bench/sample_rollups.sql": "SELECT 1;\n",
         "tests/test_ingest.py": "def test(): ...\n",
         ".venv/lib/site.py": "",
@@ -70,7 +70,7 @@ def test_archive_holds_only_functions_product_sql_main_and_requirements(repo: Pa
         "functions/ingest/main.py",
         "main.py",
         "requirements.txt",
-        "sql/tables/events.sql",
+        "sql/events/table.sql",
     ]
 
 
@@ -96,7 +96,7 @@ def test_requirements_hold_runtime_dependencies_only(repo: Path) -> None:
 def test_the_real_repository_archive_has_no_tests_or_virtualenv() -> None:
     names = names_in(build_archive(INGEST).content)
     assert "main.py" in names and "requirements.txt" in names
-    assert any(name.startswith("sql/tables/") for name in names)
+    assert "sql/events/metadata.yaml" in names and "sql/events/table.sql" in names
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"functions", "sql", "main.py", "requirements.txt"}
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]

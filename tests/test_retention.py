@@ -7,15 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import requests
 
-from functions.rollup.retention import (
-    AGED_TABLES,
-    KEPT_TABLES,
-    RAW_TABLES,
-    run_retention,
-    table_layouts,
-)
+from functions.catalogue import tables
+from functions.rollup.retention import run_retention
 from functions.settings import Settings
-from functions.sqlfiles import table_ddl
 from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support.rows import event_row
 from tests.support.serve import serve_function
@@ -75,13 +69,10 @@ def test_retention_dry_run_lists_days_and_rows_but_removes_nothing(warehouse):
     assert ages(warehouse, "events", "DATE(`timestamp`)") == AGES
 
 
-def test_every_table_has_a_retention_rule():
-    classified = RAW_TABLES | AGED_TABLES | KEPT_TABLES
-    assert set(table_ddl()) <= classified, "classify new tables in functions/rollup/retention.py"
-    unpartitioned = [
-        name for name in RAW_TABLES | AGED_TABLES if not table_layouts()[name].partition
-    ]
-    assert unpartitioned == []
+def test_raw_tables_keep_retention_days_and_user_first_seen_is_never_aged_out():
+    classes = {name: entry.retention for name, entry in tables().items()}
+    assert {name for name, kind in classes.items() if kind == "raw"} == {"events", "bad_events"}
+    assert {name for name, kind in classes.items() if kind == "keep"} == {"user_first_seen"}
 
 
 def test_retention_job_over_http_dry_run_and_bad_body(tmp_path):
@@ -93,6 +84,6 @@ def test_retention_job_over_http_dry_run_and_bad_body(tmp_path):
     assert dry.status_code == 200
     assert dry.json()["dry_run"] is True
     assert set(dry.json()["tables"]) == {
-        name for name in RAW_TABLES | AGED_TABLES if name in table_ddl()
+        name for name, entry in tables().items() if entry.retention != "keep"
     }
     assert bad.status_code == 400

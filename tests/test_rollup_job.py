@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from functions.jobs import JobInputError
 from functions.rollup.runner import ROLLUP_TABLES, resolve_range
-from functions.sqlfiles import SQL_DIR
+from functions.sqlfiles import SQL_DIR, expand
 from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.sql import rollup_oracle as oracle
 from tests.support.serve import serve_function
@@ -95,8 +95,12 @@ def _reads_of_events() -> list[tuple[str, exp.Expression]]:
     """(file, the statement or subquery scope) for every read of `events` anywhere under sql/."""
     found = []
     for path in sorted(SQL_DIR.rglob("*.sql")):
-        # A template's {placeholders} become plain names so that sqlglot can read the rest.
-        text = re.sub(r"\{(\w+)\}", r"template_\1", path.read_text(encoding="utf-8"))
+        if path.parent.name == "shared":
+            continue  # fragments, read where they are used
+        # Shared fragments expanded; a template's {placeholders} become plain names so that
+        # sqlglot can read the rest.
+        text = expand(path.read_text(encoding="utf-8"))
+        text = re.sub(r"\{(\w+)\}", r"template_\1", text)
         for tree in sqlglot.parse(text, read="bigquery"):
             if tree is None or isinstance(tree, exp.Create):
                 continue

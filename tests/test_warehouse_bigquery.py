@@ -20,7 +20,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from functions.sqlfiles import table_ddl
+from functions.catalogue import tables
 from functions.warehouse import WarehouseError
 from functions.warehouse.bigquery import (
     MAX_BYTES_PER_REQUEST,
@@ -226,7 +226,7 @@ def test_ensure_tables_creates_day_partitioned_guarded_tables(
     bad = bigquery_client.get_table(warehouse.dataset.table("bad_events"))
     # The emulator keeps DAY partitioning and the partition filter guard from the DDL, but not
     # the partition column or the clustering (BigQuery reports both); those stay pinned by the
-    # DDL text itself (sql/tables/), which is what runs on BigQuery.
+    # DDL the catalogue renders (Table.bigquery_ddl), which is what runs on BigQuery.
     assert events.time_partitioning is not None
     assert events.time_partitioning.type_ == "DAY"
     assert bad.time_partitioning is not None and bad.time_partitioning.type_ == "DAY"
@@ -390,7 +390,7 @@ def test_ensure_tables_creates_only_the_missing_table(
     assert len(jobs) == 1
     assert "CREATE TABLE IF NOT EXISTS query_costs" in jobs[0]
     names = {table.table_id for table in bigquery_client.list_tables(warehouse.dataset)}
-    assert names == set(table_ddl())
+    assert names == set(tables())
 
 
 @pytest.mark.emulator
@@ -404,8 +404,8 @@ def test_ensure_tables_creates_an_absent_dataset_and_every_table(
         creator.ensure_tables()
 
         names = {table.table_id for table in bigquery_client.list_tables(dataset)}
-        assert names == set(table_ddl())
-        assert len(session.jobs()) == len(table_ddl())
+        assert names == set(tables())
+        assert len(session.jobs()) == len(tables())
         assert ("POST", f"/bigquery/v2/projects/{PROJECT}/datasets") in [
             (method, path) for method, path, _ in session.calls
         ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from functions.sqlfiles import table_ddl
+from functions.catalogue import tables
 from functions.warehouse import WarehouseError
 from functions.warehouse.duckdb import DuckDBWarehouse
 from functions.warehouse.translate import translate
@@ -59,7 +59,7 @@ def count_events(store: DuckDBWarehouse) -> int:
 def test_table_ddl_translates_without_sqlglot_warnings(caplog: pytest.LogCaptureFixture) -> None:
     translate.cache_clear()
     with caplog.at_level(logging.WARNING, logger="sqlglot"):
-        statements = [s for ddl in table_ddl().values() for s in translate(ddl)]
+        statements = [s for entry in tables().values() for s in translate(entry.ddl)]
     assert statements
     assert not [r for r in caplog.records if r.name == "sqlglot"]
     assert all("PARTITION" not in s.sql and "OPTIONS" not in s.sql for s in statements)
@@ -142,7 +142,7 @@ def test_ensure_tables_is_idempotent_and_creates_every_table(tmp_path: Path) -> 
     store.ensure_tables()
     names = store.query("SELECT table_name FROM INFORMATION_SCHEMA.TABLES").rows
     store.close()
-    assert set(table_ddl()) <= {r["table_name"] for r in names}
+    assert set(tables()) <= {r["table_name"] for r in names}
 
 
 def test_rows_round_trip_with_typed_parameters(warehouse: DuckDBWarehouse) -> None:

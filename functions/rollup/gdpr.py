@@ -20,15 +20,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from functions import runtime
+from functions.catalogue import user_tables
 from functions.jobs import JobInputError
-from functions.rollup.retention import table_layouts
 from functions.settings import Settings
 from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-USER_COLUMNS = ("user_id", "anonymous_id")
 # Erasure reaches every partition: events may be timestamped as early as year 1, and a failed
 # retention run may leave old partitions behind. With retention healthy no partition is older
 # than its cutoff, so this scans no more than a tighter bound.
@@ -43,17 +42,9 @@ def user_hash(user_id: str) -> str:
 
 
 def erased_tables() -> list[str]:
-    """Tables holding user rows: each has its own sql/gdpr/delete_<table>.sql.
-
-    bad_events has no user column, but its raw payloads can name the user.
-    """
-    with_user = [
-        name
-        for name, layout in table_layouts().items()
-        if any(column in USER_COLUMNS for column in layout.columns)
-    ]
-    # Raw tables first: if a later step fails, the personal data is gone already.
-    return ["events", "bad_events", *sorted(set(with_user) - {"events"})]
+    """Tables holding user rows (the catalogue's user_keys), raw tables first: each has its own
+    sql/gdpr/delete_<table>.sql."""
+    return list(user_tables())
 
 
 def affected_ranges(

@@ -1,7 +1,8 @@
 """The rollup job: recompute the rollup tables for a range of UTC days from raw events.
 
-Each table has one idempotent script, sql/rollups/<table>.sql, that replaces the range's rows in
-one transaction, so re-running a range (late events, a failed run, a backfill) is always safe.
+Each rollup table has one idempotent script, sql/<table>/rollup.sql, that replaces the range's
+rows in one transaction, so re-running a range (late events, a failed run, a backfill) is always
+safe. The run order comes from the catalogue: a table after the tables its metadata depends on.
 """
 
 from __future__ import annotations
@@ -12,24 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from functions import runtime
+from functions.catalogue import rollup_order, table
 from functions.jobs import JobInputError
-from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
 
-# Run order: a table comes after the tables its script reads.
-ROLLUP_TABLES: tuple[str, ...] = (
-    "user_first_seen",
-    "daily_kpis",  # reads user_first_seen (new users)
-    "retention_cohorts",  # reads user_first_seen (cohorts)
-    "hourly_metrics",
-    "revenue_daily",
-    "platform_daily",
-    "search_daily",
-    "error_daily",
-    "top_entities_daily",
-    "user_lifecycle",
-    "lifecycle_transitions",  # reads user_lifecycle
-)
+ROLLUP_TABLES: tuple[str, ...] = rollup_order()
 MAX_RANGE_DAYS = 400
 
 
@@ -57,7 +45,7 @@ def run_rollups(
         "churn_days": churn_days if churn_days is not None else settings.churn_days,
     }
     began = time.perf_counter()
-    changed = {table: warehouse.execute(load_sql(f"rollups/{table}"), params) for table in chosen}
+    changed = {name: warehouse.execute(_script(name), params) for name in chosen}
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -121,6 +109,12 @@ def _date_field(body: Mapping[str, Any], name: str) -> date | None:
 
 def _bad_date(name: str, raw: str) -> date:
     raise JobInputError(f"{name} must be a YYYY-MM-DD date, got {raw!r}")
+
+
+def _script(name: str) -> str:
+    script = table(name).rollup_sql
+    assert script is not None  # ROLLUP_TABLES holds only tables with a rollup.sql
+    return script
 
 
 def _ordered(tables: Sequence[str]) -> tuple[str, ...]:

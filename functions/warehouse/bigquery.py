@@ -21,11 +21,10 @@ from google.cloud import bigquery
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from functions.catalogue import tables
 from functions.settings import Settings, SettingsError
-from functions.sqlfiles import table_ddl
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, dumps, json_column_text
-from functions.warehouse.schema import json_columns
 
 MAX_ROWS_PER_REQUEST = 500  # BigQuery recommends at most 500 rows per insertAll request
 MAX_BYTES_PER_REQUEST = 9 * 1024 * 1024  # under the 10 MB request limit, leaving headroom
@@ -172,7 +171,7 @@ class BigQueryWarehouse:
         )
 
     def ensure_tables(self) -> None:
-        """Create the dataset and the sql/tables/ tables that are missing; leave the rest alone.
+        """Create the dataset and the catalogue's tables that are missing; leave the rest alone.
 
         In the cloud, Pulumi creates the dataset and every table, and most functions may only
         read them: a CREATE job, even `IF NOT EXISTS`, needs the right to create and would fail
@@ -183,11 +182,11 @@ class BigQueryWarehouse:
         if existing is None:
             self._create_dataset()
             existing = frozenset()
-        for name, ddl in table_ddl().items():
+        for name, entry in tables().items():
             if name in existing:
                 continue
             try:
-                self._run(ddl, None)
+                self._run(entry.bigquery_ddl(), None)
             except WarehouseError as exc:
                 raise WarehouseError(f"cannot create table {name}: {exc}") from exc
 
@@ -233,7 +232,7 @@ class BigQueryWarehouse:
             return
         if row_ids is not None and len(row_ids) != len(rows):
             raise WarehouseError(f"{len(rows)} rows but {len(row_ids)} row ids")
-        json_cols = json_columns(table)
+        json_cols = tables()[table].json_columns if table in tables() else frozenset()
         try:
             encoded = [_json_row(row, json_cols) for row in rows]
         except RowEncodingError as exc:

@@ -18,10 +18,9 @@ from typing import IO, Any
 import duckdb
 from sqlglot import exp
 
-from functions.sqlfiles import table_ddl
+from functions.catalogue import tables
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, write_ndjson
-from functions.warehouse.schema import column_types
 from functions.warehouse.translate import Statement, TranslationError, translate
 
 # Rough bytes per value for the scanned-bytes estimate; BigQuery bills 8 for numbers and
@@ -148,7 +147,7 @@ class DuckDBWarehouse:
     def ensure_tables(self) -> None:
         if self.read_only:
             return
-        self.execute(";\n".join(table_ddl().values()))
+        self.execute(";\n".join(entry.ddl for entry in tables().values()))
         self._add_new_columns()
         self._columns.clear()
 
@@ -162,11 +161,13 @@ class DuckDBWarehouse:
                 " WHERE table_schema = current_schema()"
             ).fetchall():
                 existing.setdefault(table, set()).add(column)
-            for table in table_ddl():
-                for column, kind in column_types(table).items():
-                    if column not in existing.get(table, {column}):
-                        duck = exp.DataType.build(kind, dialect="bigquery").sql("duckdb")
-                        cursor.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {duck}')
+            for entry in tables().values():
+                for column in entry.columns:
+                    if column.name not in existing.get(entry.name, {column.name}):
+                        duck = exp.DataType.build(column.type, dialect="bigquery").sql("duckdb")
+                        cursor.execute(
+                            f'ALTER TABLE {entry.name} ADD COLUMN "{column.name}" {duck}'
+                        )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         statements = self._translate(sql)

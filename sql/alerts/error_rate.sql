@@ -6,9 +6,9 @@ WITH recent AS (
   WHERE DATE(`timestamp`) >= DATE(@since)
     AND `timestamp` >= @since
     AND `timestamp` < @until
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY loaded_at) = 1
+  {{ first_copy }}
 )
 SELECT
   COUNT(*) AS events,
-  COUNTIF(error_type IS NOT NULL OR success = FALSE) AS errors
+  COUNTIF({{ is_error }}) AS errors
 FROM recent

@@ -7,7 +7,7 @@ WITH calls AS (
     AND `timestamp` < @until
     AND event_type = 'api_call'
     AND duration_ms IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY loaded_at) = 1
+  {{ first_copy }}
 )
 SELECT
   COUNT(*) AS calls,

@@ -10,7 +10,7 @@ WITH payments AS (
     AND TIMESTAMP_DIFF(`timestamp`, TIMESTAMP_TRUNC(`timestamp`, DAY), SECOND) < @seconds_into_day
     AND revenue IS NOT NULL
     AND currency = @currency
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY loaded_at) = 1
+  {{ first_copy }}
 )
 SELECT
   DIV(DATE_DIFF(@today, DATE(`timestamp`), DAY), 7) AS weeks_ago,

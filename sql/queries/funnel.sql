@@ -4,11 +4,11 @@
 -- completed the steps in order. Up to eight steps; unused @step_N are '' and match nothing.
 -- Duplicated events cannot change an earliest time, so no de-duplication is needed here.
 WITH candidate AS (
-  SELECT COALESCE(user_id, anonymous_id) AS user_key, event_type, `timestamp` AS ts
+  SELECT {{ user_key }} AS user_key, event_type, `timestamp` AS ts
   FROM events
   WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
     AND event_type IN (@step_1, @step_2, @step_3, @step_4, @step_5, @step_6, @step_7, @step_8)
-    AND COALESCE(user_id, anonymous_id) IS NOT NULL
+    AND {{ user_key }} IS NOT NULL
 ),
 s1 AS (
   SELECT user_key, MIN(ts) AS ts FROM candidate WHERE event_type = @step_1 GROUP BY user_key

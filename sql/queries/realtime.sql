@@ -2,15 +2,15 @@
 -- Reads only today's and yesterday's partitions; @since = @now - 24 h always falls in them.
 WITH recent AS (
   SELECT
-    COALESCE(user_id, anonymous_id) AS user_key,
+    {{ user_key }} AS user_key,
     -- revenue counts in the reporting currency only; events without a currency are assumed in it
     IF(COALESCE(currency, @currency) = @currency, revenue, 0) AS revenue,
-    (error_type IS NOT NULL OR COALESCE(success, TRUE) = FALSE) AS is_error
+    {{ is_error }} AS is_error
   FROM events
   WHERE DATE(`timestamp`) BETWEEN DATE_SUB(@today, INTERVAL 1 DAY) AND @today
     AND `timestamp` > @since
     AND `timestamp` <= @now
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY loaded_at) = 1
+  {{ first_copy }}
 )
 SELECT
   COUNT(DISTINCT user_key) AS active_users,

@@ -8,7 +8,7 @@ WITH activity AS (
   FROM events
   WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
     AND (user_id = @user_id OR (user_id IS NULL AND anonymous_id = @user_id))
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY loaded_at) = 1
+  {{ first_copy }}
 )
 SELECT
   COUNT(*) AS events,

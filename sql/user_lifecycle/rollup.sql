@@ -1,0 +1,87 @@
+-- user_lifecycle for @start_date..@end_date (UTC days): the stage changes of those days, with the
+-- stages defined in user_lifecycle/table.sql. A change on a day depends on the user's events
+-- of the @churn_days days before it (the longest gap that is not yet churn), read here, and on
+-- their history before that, read from their latest earlier user_lifecycle row.
+BEGIN TRANSACTION;
+
+DELETE FROM user_lifecycle WHERE date BETWEEN @start_date AND @end_date;
+
+INSERT INTO user_lifecycle (date, user_id, stage, previous_stage, signed_up, paid, updated_at)
+WITH active_days AS (
+  -- De-duplication is not needed: copies of an event change no flag of a user's day.
+  SELECT
+    {{ user_key }} AS user_id,
+    DATE(`timestamp`) AS date,
+    COUNTIF(event_type = 'signup') AS signups,
+    COUNTIF(COALESCE(revenue, 0) > 0) AS payments
+  FROM events
+  WHERE DATE(`timestamp`) BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY) AND @end_date
+    AND {{ user_key }} IS NOT NULL
+  GROUP BY 1, 2
+),
+history AS (
+  SELECT user_id, signed_up, paid
+  FROM user_lifecycle
+  WHERE date < DATE_SUB(@start_date, INTERVAL @churn_days DAY)
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY date DESC) = 1
+),
+flagged AS (
+  SELECT
+    active_days.user_id,
+    active_days.date,
+    history.user_id IS NOT NULL AS seen_before,
+    COALESCE(history.signed_up, FALSE) OR SUM(active_days.signups) OVER (
+      PARTITION BY active_days.user_id ORDER BY active_days.date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) > 0 AS signed_up,
+    COALESCE(history.paid, FALSE) OR SUM(active_days.payments) OVER (
+      PARTITION BY active_days.user_id ORDER BY active_days.date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) > 0 AS paid,
+    LAG(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
+      AS previous_date,
+    LEAD(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
+      AS next_date
+  FROM active_days
+  LEFT JOIN history ON history.user_id = active_days.user_id
+),
+staged AS (
+  SELECT
+    *,
+    CASE WHEN paid THEN 'customer' WHEN signed_up THEN 'activated' ELSE 'lead' END AS stage
+  FROM flagged
+),
+changes AS (
+  -- On a day with events: the stage reached, from the stage of the previous active day, or from
+  -- churned after a gap longer than @churn_days (or when the last event is older than the window).
+  SELECT
+    date,
+    user_id,
+    stage,
+    CASE
+      WHEN previous_date IS NULL AND seen_before THEN 'churned'
+      WHEN previous_date IS NULL THEN 'new'
+      WHEN DATE_DIFF(date, previous_date, DAY) > @churn_days THEN 'churned'
+      ELSE LAG(stage) OVER (PARTITION BY user_id ORDER BY date)
+    END AS previous_stage,
+    signed_up,
+    paid
+  FROM staged
+  UNION ALL
+  -- @churn_days after an active day not followed by another within them, the user churns.
+  SELECT
+    DATE_ADD(date, INTERVAL @churn_days DAY) AS date,
+    user_id,
+    'churned' AS stage,
+    stage AS previous_stage,
+    signed_up,
+    paid
+  FROM staged
+  WHERE next_date IS NULL OR DATE_DIFF(next_date, date, DAY) > @churn_days
+)
+SELECT date, user_id, stage, previous_stage, signed_up, paid, CURRENT_TIMESTAMP()
+FROM changes
+WHERE date BETWEEN @start_date AND LEAST(@end_date, CURRENT_DATE())
+  AND stage != previous_stage;
+
+COMMIT TRANSACTION;
