@@ -82,7 +82,7 @@ def _sample_rollups() -> Any:
 
 
 def build(directory: Path, days: int = 365) -> Path:
-    from functions.warehouse.duckdb import DuckDBWarehouse
+    from functions.local.duckdb_warehouse import DuckDBWarehouse
 
     path = directory / "beacon.duckdb"
     warehouse = DuckDBWarehouse(path)

@@ -41,8 +41,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from functions.devserver.demo import generate_events  # noqa: E402
-from functions.devserver.serving import (  # noqa: E402
+from functions.local.devserver.demo import generate_events  # noqa: E402
+from functions.local.devserver.serving import (  # noqa: E402
     source_of,
     stop_process,
     wait_until_listening,

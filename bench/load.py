@@ -39,14 +39,14 @@ from typing import Any
 import duckdb
 
 from functions.bus import Message
-from functions.bus.localqueue import LocalQueue
-from functions.bus.worker import QueueWorker
-from functions.devserver.demo import generate_events
 from functions.ingest.records import fill_ip, messages
 from functions.load.core import LoadHandler, load_messages
+from functions.local.devserver.demo import generate_events
+from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.localqueue import LocalQueue
+from functions.local.worker import QueueWorker
 from functions.schema import validate_events
 from functions.warehouse import QueryResult
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 EVENTS_PER_MESSAGE = 100  # what one /v1/batch request of the demo sender publishes
 PUBLISH_MESSAGES = 50  # messages per publish call while filling the queue (not timed)

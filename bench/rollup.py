@@ -22,8 +22,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from functions.local.duckdb_warehouse import DuckDBWarehouse  # noqa: E402
 from functions.rollup.runner import run_rollups  # noqa: E402
-from functions.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
 
 DAYS = 90
 FIRST_DAY = date(2024, 1, 1)

@@ -37,7 +37,7 @@ def get_warehouse() -> Warehouse:
 
                 _warehouse = BigQueryWarehouse.from_settings(settings)
             else:
-                from functions.warehouse.duckdb import DuckDBWarehouse
+                from functions.local.duckdb_warehouse import DuckDBWarehouse
 
                 _warehouse = DuckDBWarehouse(settings.duckdb_path)
             _warehouse.ensure_tables()
@@ -54,7 +54,7 @@ def get_publisher() -> Publisher:
 
                 _publisher = PubSubPublisher.from_settings(settings)
             else:
-                from functions.bus.localqueue import LocalQueue
+                from functions.local.localqueue import LocalQueue
 
                 _publisher = LocalQueue(
                     settings.queue_path,

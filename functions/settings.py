@@ -1,139 +1,379 @@
-"""Every setting Beacon reads, read once from the environment into one validated object.
+"""Every setting Beacon reads, declared once: variable, type, default, bounds, description, and
+where it comes from in the cloud.
 
-Each field names its environment variable; the README's settings table lists the same names.
-In the cloud, secrets (write keys, admin tokens, SMTP password) reach these variables from
-Secret Manager through the functions' secret environment variables, never as plain values.
+Each field of `Settings` is one setting. Its `setting(...)` declaration says:
+- `env`: the environment variable(s) it is read from (the first is its name; BEACON_<FIELD> when
+  not given);
+- `read_by`: the cloud functions that read it, so the Pulumi program sets it on exactly those
+  (infra/environment.py); empty for a setting of the local pipeline only;
+- `config`: the `pulumi config` key it comes from (`beacon:<key>`), or `cloud`: the fixed value
+  it has in the cloud; `secret`: it reaches the functions from Secret Manager.
+
+`Settings.from_env` reads them once into one validated, frozen object; pydantic does the parsing
+and the bounds. (pydantic-settings' BaseSettings was tried: it reads os.environ whenever a
+Settings is built, also `Settings(churn_days=30)` in a test or in the dev server's in-process
+functions; reading a given mapping once is what Beacon needs.) The README's settings table is
+`settings_table()`, and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
 
 DEV_WRITE_KEY = "dev-write-key-NOT-FOR-PRODUCTION"
 DEV_ADMIN_TOKEN = "dev-admin-token-NOT-FOR-PRODUCTION"  # noqa: S105 (local only)
+ALL_FUNCTIONS = ("ingest", "load", "query", "rollup", "alerts")
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def parse_named_keys(raw: str, variable: str) -> dict[str, str]:
-    """Parse `source:key,source2:key2` into {key: source}. A bare `key` names source `default`."""
+def parse_named_keys(raw: str) -> dict[str, str]:
+    """Parse `source:key,source2:key2` into {key: source}. A bare `key` names source `default`.
+
+    A malformed entry is refused without echoing it: it holds a secret.
+    """
     keys: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
+    for number, item in enumerate(filter(None, (part.strip() for part in raw.split(","))), 1):
         source, sep, key = item.partition(":")
         if not sep:
             source, key = "default", item
         if not key or not source:
-            raise SettingsError(f"{variable}: entry {item!r} must be SOURCE:KEY")
+            raise ValueError(f"entry {number} must be SOURCE:KEY")
         keys[key] = source
     return keys
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
-
-
-def _bounded(value: int, name: str, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
 
 
-def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+def _named_keys(value: object) -> object:
+    return parse_named_keys(value) if isinstance(value, str) else value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+Csv = Annotated[tuple[str, ...], BeforeValidator(_csv)]
+NamedKeys = Annotated[Mapping[str, str], BeforeValidator(_named_keys)]
+
+
+def setting(
+    default: Any = None,
+    description: str = "",
+    *,
+    env: tuple[str, ...] = (),
+    read_by: tuple[str, ...] = (),
+    config: str | None = None,
+    cloud: str | None = None,
+    derived: str | None = None,
+    secret: bool = False,
+    default_factory: Any = None,
+    shown_default: str | None = None,
+    **bounds: Any,
+) -> Any:
+    """One setting's declaration (see the module docstring)."""
+    extra: Any = {
+        "env": list(env),
+        "read_by": list(read_by),
+        "config": config,
+        "cloud": cloud,
+        "derived": derived,
+        "secret": secret,
+        "shown_default": shown_default,
+    }
+    if default_factory is not None:
+        return Field(
+            default_factory=default_factory,
+            description=description,
+            json_schema_extra=extra,
+            **bounds,
+        )
+    return Field(default, description=description, json_schema_extra=extra, **bounds)
+
+
+_SERVED = ("ingest", "query", "rollup", "alerts", "load")
+_WAREHOUSE = ("load", "query", "rollup", "alerts")
 
 
 @dataclass(frozen=True)
 class Settings:
-    # Where things run: "local" (DuckDB, durable local queue) or "gcp" (BigQuery, Pub/Sub).
-    backend: str = "local"  # BEACON_BACKEND
-    data_dir: Path = Path(".beacon")  # BEACON_DATA_DIR
-    gcp_project: str = ""  # BEACON_GCP_PROJECT (falls back to GOOGLE_CLOUD_PROJECT)
-    dataset: str = "beacon"  # BEACON_DATASET
-    bigquery_location: str = "US"  # BEACON_BIGQUERY_LOCATION
-    # BEACON_BIGQUERY_ENDPOINT: API root of a BigQuery emulator (http://127.0.0.1:9050), reached
-    # without credentials; empty (the default, and always in the cloud) means BigQuery itself.
-    bigquery_endpoint: str = ""
-    gcp_region: str = "us-central1"  # BEACON_GCP_REGION, where the functions and jobs run
-    topic: str = "beacon-events"  # BEACON_TOPIC
-    # Ingest
-    write_keys: Mapping[str, str] = field(default_factory=dict)  # BEACON_WRITE_KEYS: source:key,...
-    allowed_origins: tuple[str, ...] = ()  # BEACON_ALLOWED_ORIGINS: comma list, or *
-    # BEACON_TRUSTED_PROXIES: how many proxies in front of ingest append to X-Forwarded-For
-    # (Google's front end is one, and Pulumi sets 1); 0 takes the peer address.
-    trusted_proxies: int = 0
-    # BEACON_READ_TIMEOUT_SECONDS: `beacon dev`'s ingest server gives each request this long to
-    # arrive whole (in the cloud, Google's front end bounds it).
-    read_timeout_seconds: float = 10.0
-    # Query and dashboard
-    admin_tokens: tuple[str, ...] = ()  # BEACON_ADMIN_TOKENS: comma list
-    max_bytes_billed: int = 1_000_000_000  # BEACON_MAX_BYTES_BILLED, per query on BigQuery
-    cache_seconds: int = 30  # BEACON_CACHE_SECONDS
-    dashboard_url: str = ""  # BEACON_DASHBOARD_URL, linked from alert mails
-    # Rollups, retention, privacy
-    rollup_trailing_days: int = 3  # BEACON_ROLLUP_TRAILING_DAYS
-    reporting_currency: str = "USD"  # BEACON_REPORTING_CURRENCY, the one currency totals add up
-    churn_days: int = 30  # BEACON_CHURN_DAYS
-    retention_days: int = 400  # BEACON_RETENTION_DAYS, raw events and bad_events
-    rollup_retention_days: int = 1825  # BEACON_ROLLUP_RETENTION_DAYS
-    # Load
-    queue_max_attempts: int = (
-        5  # BEACON_QUEUE_MAX_ATTEMPTS, local queue deliveries before dead letter
+    backend: Annotated[Literal["local", "gcp"], BeforeValidator(_lower)] = setting(
+        "local",
+        "`local` (DuckDB, SQLite queue) or `gcp` (BigQuery, Pub/Sub)",
+        read_by=ALL_FUNCTIONS,
+        cloud="gcp",
     )
-    # BEACON_QUEUE_MAX_BYTES: the local queue's bound; full, ingest answers 503 with Retry-After.
-    queue_max_bytes: int = 1 << 30
+    data_dir: Path = setting(
+        Path(".beacon"), "local data: `beacon.duckdb`, `queue.sqlite3`, `logs/`, `mail/`"
+    )
+    gcp_project: str = setting(
+        "",
+        "Google Cloud project",
+        env=("BEACON_GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+        read_by=ALL_FUNCTIONS,
+        config="gcp:project",
+        shown_default="`GOOGLE_CLOUD_PROJECT`",
+    )
+    gcp_region: str = setting(
+        "us-central1",
+        "region of the functions and Cloud Scheduler jobs (`beacon jobs run` on gcp)",
+        config="gcp:region",
+    )
+    dataset: str = setting("beacon", "BigQuery dataset", read_by=ALL_FUNCTIONS, config="dataset")
+    bigquery_location: str = setting(
+        "US", "BigQuery location", read_by=ALL_FUNCTIONS, config="bigqueryLocation"
+    )
+    bigquery_endpoint: str = setting(
+        "",
+        "API root of a BigQuery emulator, reached without credentials (tests; never set in the "
+        "cloud)",
+        shown_default="(none: BigQuery itself)",
+    )
+    topic: str = setting(
+        "beacon-events",
+        "Pub/Sub topic; the dead-letter topic is `<topic>-dead-letter`",
+        read_by=ALL_FUNCTIONS,
+        config="topic",
+    )
+    # Ingest
+    write_keys: NamedKeys = setting(
+        description="ingest keys, `source:key,source2:key2` (a bare key is source `default`)",
+        default_factory=dict,
+        read_by=("ingest",),
+        config="writeKeys",
+        secret=True,
+        shown_default="(none)",
+    )
+    allowed_origins: Csv = setting(
+        (),
+        "CORS origins for browsers, comma list or `*`",
+        read_by=("ingest", "query"),
+        config="allowedOrigins",
+        shown_default="(none)",
+    )
+    trusted_proxies: int = setting(
+        0,
+        "proxies in front of ingest that append to `X-Forwarded-For`; the client IP is that "
+        "many hops from the right, `0` takes the peer address",
+        read_by=("ingest",),
+        cloud="1",
+        ge=0,
+        le=10,
+    )
+    read_timeout_seconds: float = setting(
+        10.0, "`beacon dev`'s ingest: seconds a request has to arrive whole", gt=0, le=3600
+    )
+    # Query and dashboard
+    admin_tokens: Csv = setting(
+        (),
+        "dashboard and query tokens, comma list",
+        read_by=("query",),
+        config="adminTokens",
+        secret=True,
+        shown_default="(none)",
+    )
+    max_bytes_billed: int = setting(
+        1_000_000_000,
+        "per-query BigQuery byte cap",
+        read_by=("query",),
+        config="maxBytesBilled",
+        ge=1,
+    )
+    cache_seconds: int = setting(
+        30, "query response cache", read_by=("query",), config="cacheSeconds", ge=0
+    )
+    dashboard_url: str = setting(
+        "",
+        "linked from alert mails",
+        read_by=("alerts",),
+        derived="the query function's URL",
+        shown_default="(none; `beacon dev`: its dashboard)",
+    )
+    # Rollups, retention, privacy
+    rollup_trailing_days: int = setting(
+        3,
+        "days the nightly rollup recomputes (late events)",
+        read_by=("rollup",),
+        config="rollupTrailingDays",
+        ge=1,
+        le=400,
+    )
+    reporting_currency: Annotated[str, BeforeValidator(_upper)] = setting(
+        "USD",
+        "the currency daily totals add up (ISO 4217)",
+        read_by=("rollup", "query", "alerts"),
+        config="reportingCurrency",
+        pattern=r"^[A-Z]{3}$",
+    )
+    churn_days: int = setting(
+        30,
+        "days without events before a user counts as churned",
+        read_by=("rollup",),
+        config="churnDays",
+        ge=1,
+        le=365,
+    )
+    retention_days: int = setting(
+        400,
+        "raw `events` and `bad_events` kept (Pulumi: their partition expiration)",
+        read_by=ALL_FUNCTIONS,
+        config="retentionDays",
+        ge=1,
+    )
+    rollup_retention_days: int = setting(
+        1825,
+        "rollup and log rows kept (Pulumi: their partition expiration)",
+        read_by=ALL_FUNCTIONS,
+        config="rollupRetentionDays",
+        ge=1,
+    )
+    # Load
+    queue_max_attempts: int = setting(
+        5, "local queue deliveries before a message is dead-lettered", ge=1
+    )
+    queue_max_bytes: int = setting(
+        1 << 30,
+        "the local queue's bound; when full, ingest answers `503` with `Retry-After`",
+        ge=1 << 20,
+        le=1 << 50,
+    )
     # Alerts
-    alert_recipients: tuple[str, ...] = ()  # BEACON_ALERT_RECIPIENTS
-    alert_from: str = "beacon@localhost"  # BEACON_ALERT_FROM
-    alert_cooldown_minutes: int = 60  # BEACON_ALERT_COOLDOWN_MINUTES
-    error_rate_threshold: float = 0.05  # BEACON_ERROR_RATE_THRESHOLD
-    error_rate_min_events: int = 100  # BEACON_ERROR_RATE_MIN_EVENTS
-    latency_p95_threshold_ms: float = 2000.0  # BEACON_LATENCY_P95_MS
-    revenue_drop_threshold: float = 0.20  # BEACON_REVENUE_DROP
-    revenue_baseline_weeks: int = 4  # BEACON_REVENUE_BASELINE_WEEKS
-    daily_budget_usd: float = 50.0  # BEACON_DAILY_BUDGET_USD
-    price_per_tib_usd: float = 6.25  # BEACON_PRICE_PER_TIB_USD
-    silence_minutes: int = 30  # BEACON_SILENCE_MINUTES
-    working_hours: str = "08-20"  # BEACON_WORKING_HOURS, UTC hours HH-HH
-    smtp_host: str = "127.0.0.1"  # BEACON_SMTP_HOST
-    smtp_port: int = 1025  # BEACON_SMTP_PORT
-    smtp_user: str = ""  # BEACON_SMTP_USER
-    smtp_password: str = ""  # BEACON_SMTP_PASSWORD (a secret)
-    smtp_security: str = "none"  # BEACON_SMTP_SECURITY: none, starttls or ssl
-    # BEACON_SMTP_CA_FILE: PEM file of the CA(s) trusted for the SMTP server's certificate, for a
-    # relay with a private CA; empty (the default) means the system trust store.
-    smtp_ca_file: str = ""
+    alert_recipients: Csv = setting(
+        (),
+        "alert mail recipients, comma list",
+        read_by=("alerts",),
+        config="alertRecipients",
+        shown_default="(none; `beacon dev`: `dev@localhost`)",
+    )
+    alert_from: str = setting(
+        "beacon@localhost", "alert mail sender", read_by=("alerts",), config="alertFrom"
+    )
+    alert_cooldown_minutes: int = setting(
+        60,
+        "minimum gap between reminders of one alert",
+        read_by=("alerts",),
+        config="alertCooldownMinutes",
+        ge=0,
+    )
+    error_rate_threshold: float = setting(
+        0.05,
+        "error events / events in the last hour",
+        read_by=("alerts",),
+        config="errorRateThreshold",
+        gt=0,
+        le=1,
+    )
+    error_rate_min_events: int = setting(
+        100,
+        "events needed before the error rate is judged",
+        read_by=("alerts",),
+        config="errorRateMinEvents",
+        ge=1,
+    )
+    latency_p95_threshold_ms: float = setting(
+        2000.0,
+        "p95 of `api_call` `duration_ms` in the last hour",
+        env=("BEACON_LATENCY_P95_MS",),
+        read_by=("alerts",),
+        config="latencyP95Ms",
+        gt=0,
+    )
+    revenue_drop_threshold: float = setting(
+        0.20,
+        "drop against the same hours of previous weeks",
+        env=("BEACON_REVENUE_DROP",),
+        read_by=("alerts",),
+        config="revenueDrop",
+        gt=0,
+        lt=1,
+    )
+    revenue_baseline_weeks: int = setting(
+        4,
+        "weeks in that baseline",
+        read_by=("alerts",),
+        config="revenueBaselineWeeks",
+        ge=1,
+        le=52,
+    )
+    daily_budget_usd: float = setting(
+        50.0,
+        "BigQuery spend per 24 h before the cost alert (times 30.4: the monthly billing budget)",
+        read_by=("alerts",),
+        config="dailyBudgetUsd",
+        gt=0,
+    )
+    price_per_tib_usd: float = setting(
+        6.25,
+        "on-demand price used for that spend",
+        read_by=("alerts",),
+        config="pricePerTibUsd",
+        gt=0,
+    )
+    silence_minutes: int = setting(
+        30,
+        "minutes without any event received (in working hours) before `silence` fires",
+        read_by=("alerts",),
+        config="silenceMinutes",
+        ge=1,
+    )
+    working_hours: str = setting(
+        "08-20",
+        "UTC hours `HH-HH` when silence is judged (end exclusive; `22-06` wraps midnight, "
+        "`00-24` is all day)",
+        read_by=("alerts",),
+        config="workingHours",
+        pattern=r"^\d{2}-\d{2}$",
+    )
+    smtp_host: str = setting("127.0.0.1", "SMTP server", read_by=("alerts",), config="smtpHost")
+    smtp_port: int = setting(
+        587,
+        "SMTP port (`beacon dev`: its SMTP sink's, `--smtp-port`)",
+        read_by=("alerts",),
+        config="smtpPort",
+        ge=1,
+        le=65535,
+    )
+    smtp_user: str = setting(
+        "", "SMTP login", read_by=("alerts",), config="smtpUser", shown_default="(none)"
+    )
+    smtp_password: str = setting(
+        "",
+        "SMTP password",
+        read_by=("alerts",),
+        config="smtpPassword",
+        secret=True,
+        shown_default="(none)",
+    )
+    smtp_security: Annotated[Literal["none", "starttls", "ssl"], BeforeValidator(_lower)] = setting(
+        "starttls",
+        "`none`, `starttls` or `ssl` (`beacon dev`: `none`, its sink speaks plain SMTP)",
+        read_by=("alerts",),
+        config="smtpSecurity",
+    )
+    smtp_ca_file: str = setting(
+        "",
+        "PEM file of the CA(s) trusted for the SMTP server's certificate with `starttls` or "
+        "`ssl`; the certificate and host name are always verified",
+        read_by=("alerts",),
+        shown_default="(none: the system trust store)",
+    )
 
     @property
     def duckdb_path(self) -> Path:
@@ -145,71 +385,119 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from ENV (default os.environ); an empty variable is unset."""
         env = os.environ if env is None else env
-        backend = env.get("BEACON_BACKEND", "local").strip() or "local"
-        if backend not in {"local", "gcp"}:
-            raise SettingsError(f"BEACON_BACKEND must be local or gcp, got {backend!r}")
-        smtp_security = env.get("BEACON_SMTP_SECURITY", "none").strip().lower() or "none"
-        if smtp_security not in {"none", "starttls", "ssl"}:
-            raise SettingsError(
-                f"BEACON_SMTP_SECURITY must be none, starttls or ssl, got {smtp_security!r}"
-            )
-        reporting_currency = env.get("BEACON_REPORTING_CURRENCY", "").strip().upper() or "USD"
-        if not (
-            len(reporting_currency) == 3
-            and reporting_currency.isascii()
-            and reporting_currency.isalpha()
-        ):
-            raise SettingsError(
-                f"BEACON_REPORTING_CURRENCY must be an ISO 4217 code, got {reporting_currency!r}"
-            )
-        return cls(
-            backend=backend,
-            data_dir=Path(env.get("BEACON_DATA_DIR", "") or ".beacon"),
-            gcp_project=env.get("BEACON_GCP_PROJECT", "") or env.get("GOOGLE_CLOUD_PROJECT", ""),
-            dataset=env.get("BEACON_DATASET", "") or "beacon",
-            bigquery_location=env.get("BEACON_BIGQUERY_LOCATION", "") or "US",
-            bigquery_endpoint=env.get("BEACON_BIGQUERY_ENDPOINT", "").strip(),
-            gcp_region=env.get("BEACON_GCP_REGION", "") or "us-central1",
-            topic=env.get("BEACON_TOPIC", "") or "beacon-events",
-            write_keys=parse_named_keys(env.get("BEACON_WRITE_KEYS", ""), "BEACON_WRITE_KEYS"),
-            allowed_origins=_csv(env, "BEACON_ALLOWED_ORIGINS"),
-            trusted_proxies=_bounded(
-                _int(env, "BEACON_TRUSTED_PROXIES", 0), "BEACON_TRUSTED_PROXIES", 0, 10
-            ),
-            admin_tokens=_csv(env, "BEACON_ADMIN_TOKENS"),
-            max_bytes_billed=_int(env, "BEACON_MAX_BYTES_BILLED", 1_000_000_000),
-            cache_seconds=_int(env, "BEACON_CACHE_SECONDS", 30),
-            dashboard_url=env.get("BEACON_DASHBOARD_URL", ""),
-            rollup_trailing_days=_int(env, "BEACON_ROLLUP_TRAILING_DAYS", 3),
-            reporting_currency=reporting_currency,
-            churn_days=_int(env, "BEACON_CHURN_DAYS", 30),
-            retention_days=_int(env, "BEACON_RETENTION_DAYS", 400),
-            rollup_retention_days=_int(env, "BEACON_ROLLUP_RETENTION_DAYS", 1825),
-            read_timeout_seconds=_float(env, "BEACON_READ_TIMEOUT_SECONDS", 10.0),
-            queue_max_attempts=_int(env, "BEACON_QUEUE_MAX_ATTEMPTS", 5),
-            queue_max_bytes=_bounded(
-                _int(env, "BEACON_QUEUE_MAX_BYTES", 1 << 30),
-                "BEACON_QUEUE_MAX_BYTES",
-                1 << 20,
-                1 << 50,
-            ),
-            alert_recipients=_csv(env, "BEACON_ALERT_RECIPIENTS"),
-            alert_from=env.get("BEACON_ALERT_FROM", "") or "beacon@localhost",
-            alert_cooldown_minutes=_int(env, "BEACON_ALERT_COOLDOWN_MINUTES", 60),
-            error_rate_threshold=_float(env, "BEACON_ERROR_RATE_THRESHOLD", 0.05),
-            error_rate_min_events=_int(env, "BEACON_ERROR_RATE_MIN_EVENTS", 100),
-            latency_p95_threshold_ms=_float(env, "BEACON_LATENCY_P95_MS", 2000.0),
-            revenue_drop_threshold=_float(env, "BEACON_REVENUE_DROP", 0.20),
-            revenue_baseline_weeks=_int(env, "BEACON_REVENUE_BASELINE_WEEKS", 4),
-            daily_budget_usd=_float(env, "BEACON_DAILY_BUDGET_USD", 50.0),
-            price_per_tib_usd=_float(env, "BEACON_PRICE_PER_TIB_USD", 6.25),
-            silence_minutes=_int(env, "BEACON_SILENCE_MINUTES", 30),
-            working_hours=env.get("BEACON_WORKING_HOURS", "") or "08-20",
-            smtp_host=env.get("BEACON_SMTP_HOST", "") or "127.0.0.1",
-            smtp_port=_int(env, "BEACON_SMTP_PORT", 1025),
-            smtp_user=env.get("BEACON_SMTP_USER", ""),
-            smtp_password=env.get("BEACON_SMTP_PASSWORD", ""),
-            smtp_security=smtp_security,
-            smtp_ca_file=env.get("BEACON_SMTP_CA_FILE", "").strip(),
+        values: dict[str, str] = {}
+        for name, declared in declarations().items():
+            for variable in declared.env:
+                raw = env.get(variable, "")
+                if raw.strip():
+                    values[name] = raw.strip()
+                    break
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc, values)) from None
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What `setting(...)` said of one field, for the README, Pulumi and the reader."""
+
+    name: str
+    env: tuple[str, ...]
+    read_by: tuple[str, ...]
+    config: str | None
+    cloud: str | None  # the value every cloud function gets, fixed
+    derived: str | None  # how Pulumi computes the value it sets
+    secret: bool
+    default: str  # as the README shows it
+    description: str
+
+
+def declarations() -> dict[str, Declared]:
+    return _DECLARATIONS
+
+
+def _declared(name: str, info: FieldInfo) -> Declared:
+    extra: Any = info.json_schema_extra or {}
+    env = tuple(extra["env"]) or (f"BEACON_{name.upper()}",)
+    if extra["shown_default"] is not None:
+        shown = extra["shown_default"]
+    else:
+        default = info.get_default(call_default_factory=True)
+        shown = f"`{default}`" if default not in ("", ()) else "(none)"
+    return Declared(
+        name=name,
+        env=env,
+        read_by=tuple(extra["read_by"]),
+        config=extra["config"],
+        cloud=extra["cloud"],
+        derived=extra["derived"],
+        secret=bool(extra["secret"]),
+        default=shown,
+        description=info.description or "",
+    )
+
+
+_DECLARATIONS: dict[str, Declared] = {
+    name: _declared(name, info)
+    for name, info in Settings.__pydantic_fields__.items()  # type: ignore[attr-defined]
+}
+
+
+def _explain(exc: ValidationError, values: Mapping[str, str]) -> str:
+    """The first problem, named by its variable: 'BEACON_CHURN_DAYS must be ...'."""
+    error = exc.errors(include_url=False)[0]
+    name = str(error["loc"][0]) if error["loc"] else ""
+    declared = _DECLARATIONS.get(name)
+    variable = declared.env[0] if declared else name
+    given = values.get(name)
+    secret = declared is not None and declared.secret
+    shown = f", got {given!r}" if given is not None and not secret else ""
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return f"{variable}: {message}{shown}"
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def env_flag(env: Mapping[str, str], variable: str) -> bool:
+    """A yes/no variable of the command line (BEACON_NO_DEMO=1): pydantic's booleans (1, 0,
+    true, false, yes, no, on, off), unset or empty is no."""
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return False
+    try:
+        return _BOOL.validate_python(raw)
+    except ValidationError:
+        raise SettingsError(
+            f"{variable} must be true or false (1/0, yes/no), got {raw!r}"
+        ) from None
+
+
+def settings_table() -> str:
+    """The README's settings table, made from the declarations."""
+    lines = [
+        "| variable | default | Pulumi key | read in the cloud by | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for declared in _DECLARATIONS.values():
+        if declared.cloud is not None:
+            key = f"(always `{declared.cloud}`)"
+        elif declared.derived is not None:
+            key = f"({declared.derived})"
+        elif declared.config is None:
+            key = "—"
+        else:
+            config = declared.config if ":" in declared.config else f"beacon:{declared.config}"
+            key = f"`{config}`" + (" (secret)" if declared.secret else "")
+        readers = "all" if declared.read_by == ALL_FUNCTIONS else ", ".join(declared.read_by)
+        variable = " or ".join(f"`{v}`" for v in declared.env)
+        lines.append(
+            f"| {variable} | {declared.default} | {key} | {readers or '—'} "
+            f"| {declared.description} |"
         )
+    return "\n".join(lines) + "\n"

@@ -19,14 +19,16 @@ from functions.registry import FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_DIRS = ("functions", "sql")
-# Dependencies of `beacon dev` only: the cloud functions never import them (BEACON_BACKEND=gcp),
-# and leaving them out keeps Cloud Build and cold starts smaller.
+# Dependencies of functions/local only: the cloud functions never import them (a test imports
+# every entry point from its archive with them blocked), and leaving them out keeps Cloud Build
+# and cold starts smaller.
 LOCAL_ONLY_DEPENDENCIES = frozenset({"duckdb", "aiosmtpd", "croniter"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
-# Benchmark fixtures live beside the product's SQL but are never run by a function.
-_SKIPPED_DIRS = ("sql/bench/",)
+# Benchmark fixtures live beside the product's SQL but are never run by a function, and
+# functions/local is the one-machine stand-in (dev server, DuckDB, local queue, SMTP sink, CLI).
+_SKIPPED_DIRS = ("sql/bench/", "functions/local/")
 
 
 @dataclass(frozen=True)

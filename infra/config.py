@@ -1,5 +1,10 @@
 """Every `pulumi config` value the program reads, read here once (the README lists them).
 
+The keys of the functions' settings, and their defaults and bounds, come from their one
+declaration in functions/settings.py: each config key is read into its BEACON_* variable and
+validated by `Settings.from_env`, exactly as a function reads it. The keys below that are the
+deployment's own (prefix, instances, budget, protection) are read here.
+
 Plain values live in Pulumi.<stack>.yaml; the three secrets are set with
 `pulumi config set --secret` and reach the functions only through Secret Manager.
 """
@@ -9,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+
+from functions.settings import Settings, SettingsError, declarations
 
 
 @dataclass(frozen=True)
@@ -37,46 +44,68 @@ class InfraConfig:
     write_keys: pulumi.Output[str]  # secret, `source:key,...`
     admin_tokens: pulumi.Output[str]  # secret, comma list
     smtp_password: pulumi.Output[str] | None  # secret; None when the relay needs no password
+    app: Settings  # every function setting, from its config key or its declared default
 
 
-def _csv(raw: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+def config_key(declared_config: str) -> tuple[str, str]:
+    """(namespace, key) of a declaration's config key: `gcp:project`, or `dataset` in beacon."""
+    namespace, _, key = declared_config.rpartition(":")
+    return namespace or "beacon", key
+
+
+def app_settings() -> Settings:
+    """The functions' settings from the stack's config keys (secrets aside: Secret Manager)."""
+    env: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for declared in declarations().values():
+        if declared.config is None or declared.secret:
+            continue
+        namespace, key = config_key(declared.config)
+        value = pulumi.Config(namespace).get(key)
+        if value is not None:
+            env[declared.env[0]] = value
+            keys[declared.env[0]] = f"{namespace}:{key}"
+    try:
+        return Settings.from_env(env)
+    except SettingsError as exc:
+        variable = str(exc).split(":", 1)[0]
+        raise ValueError(f"{keys.get(variable, variable)} ({exc})") from None
 
 
 def load_config() -> InfraConfig:
-    gcp = pulumi.Config("gcp")
     beacon = pulumi.Config()
+    app = app_settings()
+    if not app.gcp_project:
+        raise ValueError("gcp:project is required")
     max_delivery_attempts = beacon.get_int("maxDeliveryAttempts") or 5
     if not 5 <= max_delivery_attempts <= 100:
         # Pub/Sub's own bounds for a dead-letter policy.
         raise ValueError("maxDeliveryAttempts must be between 5 and 100")
-    smtp_security = (beacon.get("smtpSecurity") or "starttls").lower()
-    if smtp_security not in {"none", "starttls", "ssl"}:
-        raise ValueError("smtpSecurity must be none, starttls or ssl")
     deletion_protection = beacon.get_bool("deletionProtection")
     return InfraConfig(
-        project=gcp.require("project"),
-        region=gcp.get("region") or "us-central1",
+        project=app.gcp_project,
+        region=app.gcp_region,
         prefix=beacon.get("prefix") or "beacon",
-        dataset=beacon.get("dataset") or "beacon",
-        bigquery_location=beacon.get("bigqueryLocation") or "US",
-        topic=beacon.get("topic") or "beacon-events",
-        retention_days=beacon.get_int("retentionDays") or 400,
-        rollup_retention_days=beacon.get_int("rollupRetentionDays") or 1825,
-        daily_budget_usd=beacon.get_float("dailyBudgetUsd") or 50.0,
+        dataset=app.dataset,
+        bigquery_location=app.bigquery_location,
+        topic=app.topic,
+        retention_days=app.retention_days,
+        rollup_retention_days=app.rollup_retention_days,
+        daily_budget_usd=app.daily_budget_usd,
         billing_account=beacon.get("billingAccount") or None,
-        alert_recipients=_csv(beacon.get("alertRecipients")),
-        alert_from=beacon.get("alertFrom") or "beacon@localhost",
-        allowed_origins=_csv(beacon.get("allowedOrigins")),
-        reporting_currency=(beacon.get("reportingCurrency") or "USD").upper(),
-        smtp_host=beacon.get("smtpHost") or "",
-        smtp_port=beacon.get_int("smtpPort") or 587,
-        smtp_user=beacon.get("smtpUser") or "",
-        smtp_security=smtp_security,
+        alert_recipients=app.alert_recipients,
+        alert_from=app.alert_from,
+        allowed_origins=app.allowed_origins,
+        reporting_currency=app.reporting_currency,
+        smtp_host=app.smtp_host,
+        smtp_port=app.smtp_port,
+        smtp_user=app.smtp_user,
+        smtp_security=app.smtp_security,
         max_instances=beacon.get_int("maxInstances") or 10,
         max_delivery_attempts=max_delivery_attempts,
         deletion_protection=True if deletion_protection is None else deletion_protection,
         write_keys=beacon.require_secret("writeKeys"),
         admin_tokens=beacon.require_secret("adminTokens"),
         smtp_password=beacon.get_secret("smtpPassword"),
+        app=app,
     )

@@ -1,46 +1,47 @@
-"""The plain environment of each function: the functions.settings variables it reads.
+"""The plain environment of each function: the settings it reads, from their declaration.
 
-Only non-secret values belong here; the three secrets are wired as secret environment
-variables in infra/cloud_functions.py. Each function gets only what it reads, so changing, say,
-the alert recipients redeploys alerts and nothing else.
+Every setting declared in functions/settings.py with a `read_by` naming the function is set: to
+its fixed cloud value (BEACON_BACKEND=gcp), to what Pulumi derives (the dashboard URL), or to
+the stack's value of its config key, else its declared default. Secrets are wired as secret
+environment variables in infra/cloud_functions.py instead. Each function gets only what it reads,
+so changing, say, the alert recipients redeploys alerts and nothing else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import pulumi
 
+from functions.settings import declarations
 from infra.config import InfraConfig
 
 
 def function_environment(
     function: str, config: InfraConfig, dashboard_url: pulumi.Input[str]
 ) -> dict[str, pulumi.Input[str]]:
-    env: dict[str, pulumi.Input[str]] = {
-        "BEACON_BACKEND": "gcp",
-        "BEACON_GCP_PROJECT": config.project,
-        "BEACON_DATASET": config.dataset,
-        "BEACON_BIGQUERY_LOCATION": config.bigquery_location,
-        "BEACON_TOPIC": config.topic,
-        "BEACON_RETENTION_DAYS": str(config.retention_days),
-        "BEACON_ROLLUP_RETENTION_DAYS": str(config.rollup_retention_days),
-    }
-    if function in {"rollup", "query", "alerts"}:
-        env["BEACON_REPORTING_CURRENCY"] = config.reporting_currency
-    if function in {"ingest", "query"}:
-        env["BEACON_ALLOWED_ORIGINS"] = ",".join(config.allowed_origins)
-    if function == "ingest":
-        # Google's front end appends the client's address to X-Forwarded-For: trust that hop
-        # alone, so a client cannot choose the IP that is stored.
-        env["BEACON_TRUSTED_PROXIES"] = "1"
-    if function == "alerts":
-        env |= {
-            "BEACON_DASHBOARD_URL": dashboard_url,
-            "BEACON_DAILY_BUDGET_USD": str(config.daily_budget_usd),
-            "BEACON_ALERT_RECIPIENTS": ",".join(config.alert_recipients),
-            "BEACON_ALERT_FROM": config.alert_from,
-            "BEACON_SMTP_HOST": config.smtp_host,
-            "BEACON_SMTP_PORT": str(config.smtp_port),
-            "BEACON_SMTP_USER": config.smtp_user,
-            "BEACON_SMTP_SECURITY": config.smtp_security,
-        }
+    derived: Mapping[str, pulumi.Input[str]] = {"dashboard_url": dashboard_url}
+    env: dict[str, pulumi.Input[str]] = {}
+    for name, declared in declarations().items():
+        if function not in declared.read_by or declared.secret:
+            continue
+        if declared.cloud is not None:
+            env[declared.env[0]] = declared.cloud
+        elif name in derived:
+            env[declared.env[0]] = derived[name]
+        else:
+            env[declared.env[0]] = env_text(getattr(config.app, name))
     return env
+
+
+def env_text(value: Any) -> str:
+    """A setting's value as its variable spells it: comma lists, plain numbers."""
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

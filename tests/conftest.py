@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from functions.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
+from functions.local.duckdb_warehouse import DuckDBWarehouse  # noqa: E402
 from tests.support.serve import free_port  # noqa: E402
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from functions.alerts.checks import CheckResult, window_in_working_hours, working_hours
 from functions.alerts.runner import CHECKS
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.settings import Settings, SettingsError
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support.rows import event_row
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)  # a Monday, inside the default working hours

@@ -11,10 +11,10 @@ import pytest
 
 from functions.alerts.mailer import Mailer
 from functions.alerts.runner import run_alerts
-from functions.alerts.smtp_sink import SmtpSink, free_port
 from functions.alerts.state import history
+from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.smtp_sink import SmtpSink, free_port
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support.rows import event_row
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
@@ -36,6 +36,7 @@ def settings(tmp_path: Path, sink: SmtpSink) -> Settings:
         alert_from="beacon@example.com",
         dashboard_url=DASHBOARD,
         smtp_port=sink.port,
+        smtp_security="none",  # the sink speaks plain SMTP
         alert_cooldown_minutes=60,
     )
 

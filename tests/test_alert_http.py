@@ -14,8 +14,8 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from functions.alerts.smtp_sink import SmtpSink
-from functions.cli import main
+from functions.local.cli import main
+from functions.local.smtp_sink import SmtpSink
 from tests.support.serve import serve_function
 
 
@@ -33,6 +33,7 @@ def env(tmp_path: Path, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> dict
         "BEACON_BACKEND": "local",
         "BEACON_DATA_DIR": str(tmp_path / "data"),
         "BEACON_SMTP_PORT": str(sink.port),
+        "BEACON_SMTP_SECURITY": "none",
         "BEACON_ALERT_RECIPIENTS": "ops@example.com",
         "BEACON_WORKING_HOURS": "00-24",
     }

@@ -27,10 +27,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from functions.alerts.mailer import Mailer
 from functions.alerts.runner import run_alerts
-from functions.alerts.smtp_sink import free_port
 from functions.alerts.state import AlertRow, history
+from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.smtp_sink import free_port
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 # Noon on a working day with an empty warehouse: the silence check fires, so every run below
 # has exactly one alert row to mail.

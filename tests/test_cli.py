@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BEACON = [sys.executable, "-m", "functions.cli"]
+BEACON = [sys.executable, "-m", "functions.local.cli"]
 
 
 def run_beacon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,3 +38,14 @@ def test_malformed_port_variable_is_reported_for_jobs_too() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "BEACON_ROLLUP_PORT must be an integer" in result.stderr
+
+
+def test_the_readme_settings_table_is_the_declared_settings() -> None:
+    from functions.settings import settings_table
+    from tests.support.serve import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings table: generated from functions/settings.py -->\n")
+    end = readme.index("<!-- end of settings table -->")
+    table = readme[start:end].split("\n", 1)[1]
+    assert table == settings_table(), "regenerate the README table from settings_table()"

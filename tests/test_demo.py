@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from functions.devserver.demo import HISTORY_DAYS, generate_events
+from functions.local.devserver.demo import HISTORY_DAYS, generate_events
 from functions.schema import validate_events
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)

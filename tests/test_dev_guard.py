@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from functions import runtime
-from functions.devserver.guard import (
+from functions.local.devserver.guard import (
     JOB_TOKEN_HEADER,
     is_loopback_host,
     job_headers,
@@ -22,10 +22,10 @@ from functions.devserver.guard import (
     read_job_token,
     token_path,
 )
-from functions.devserver.jobs_client import call_function
-from functions.devserver.serving import InProcessServer
+from functions.local.devserver.jobs_client import call_function
+from functions.local.devserver.serving import InProcessServer
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 EXPORT = "/v1/jobs/gdpr/export"
 

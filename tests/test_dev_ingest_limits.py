@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from functions.bus.localqueue import LocalQueue
-from functions.devserver.serving import start_ingest_process, stop_process, wait_until_listening
 from functions.envelope import Envelope
+from functions.local.devserver.serving import (
+    start_ingest_process,
+    stop_process,
+    wait_until_listening,
+)
+from functions.local.localqueue import LocalQueue
 
 READ_TIMEOUT = 2.0
 AUTH = "Authorization: Bearer k1\r\n"

@@ -17,8 +17,8 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from functions.cli import main
-from functions.devserver.jobs_client import JobRunError, run_job
+from functions.local.cli import main
+from functions.local.devserver.jobs_client import JobRunError, run_job
 
 
 @pytest.fixture

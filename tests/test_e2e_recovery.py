@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from functions.bus.localqueue import LocalQueue
-from functions.bus.worker import QueueWorker
-from functions.devserver.demo import generate_events
 from functions.ingest.records import messages
 from functions.load.core import load_messages
+from functions.local.devserver.demo import generate_events
+from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.localqueue import LocalQueue
+from functions.local.worker import QueueWorker
 from functions.schema import validate_events
 from functions.warehouse import QueryResult, WarehouseError
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 NOW = datetime(2025, 4, 2, 9, 30, tzinfo=UTC)
 

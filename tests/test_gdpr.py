@@ -14,7 +14,8 @@ import requests
 
 from functions import runtime
 from functions.catalogue import tables
-from functions.cli import main
+from functions.local.cli import main
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.gdpr import (
     affected_ranges,
     delete_user,
@@ -23,7 +24,6 @@ from functions.rollup.gdpr import (
 )
 from functions.rollup.runner import run_rollups
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support.rows import event_row
 from tests.support.serve import serve_function
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from functions.load.core import load_messages
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.gdpr import delete_user, erased_tables, export_user
 from functions.rollup.runner import run_rollups
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support.ingest import Server, serve_ingest
 
 USERS = ["web", "event_type", "null", "%", "_", 'say "hi"', "jürgen", "zoë", "back\\slash", "alice"]

@@ -34,6 +34,8 @@ CONFIG = {
     "beacon:billingAccount": "000000-111111-222222",
     "beacon:alertRecipients": "ops@example.com,cto@example.com",
     "beacon:maxDeliveryAttempts": "7",
+    "beacon:errorRateThreshold": "0.02",
+    "beacon:latencyP95Ms": "800",
     **SECRET_VALUES,
 }
 
@@ -227,6 +229,33 @@ def test_ingest_trusts_exactly_googles_front_end_for_the_client_address(
     }
     assert trusted.pop("beacon-ingest") == "1"
     assert set(trusted.values()) == {None}
+
+
+def test_each_function_gets_exactly_the_declared_settings_it_reads(deployed: Pipeline) -> None:
+    from functions.settings import Settings, declarations
+
+    defaults = Settings()
+    for function in of_type("gcp:cloudfunctionsv2/function:Function"):
+        name = function.inputs["name"].removeprefix("beacon-")
+        config = function.inputs["serviceConfig"]
+        plain = config["environmentVariables"]
+        secret = {entry["key"] for entry in config.get("secretEnvironmentVariables") or []}
+        wanted = {d.env[0] for d in declarations().values() if name in d.read_by}
+        assert set(plain) | secret == wanted, name
+        assert secret == {
+            d.env[0] for d in declarations().values() if d.secret and name in d.read_by
+        }
+    alerts = next(
+        f.inputs["serviceConfig"]["environmentVariables"]
+        for f in of_type("gcp:cloudfunctionsv2/function:Function")
+        if f.inputs["name"] == "beacon-alerts"
+    )
+    # Alert thresholds come from their config keys, or else their one declared default.
+    assert alerts["BEACON_ERROR_RATE_THRESHOLD"] == "0.02"
+    assert float(alerts["BEACON_LATENCY_P95_MS"]) == 800
+    assert alerts["BEACON_REVENUE_DROP"] == str(defaults.revenue_drop_threshold)
+    assert alerts["BEACON_SMTP_SECURITY"] == defaults.smtp_security == "starttls"
+    assert alerts["BEACON_ALERT_RECIPIENTS"] == "ops@example.com,cto@example.com"
 
 
 def test_secrets_reach_functions_only_as_secret_environment_variables(deployed: Pipeline) -> None:

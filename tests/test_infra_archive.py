@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from functions.registry import FUNCTIONS, function_named
+from functions.registry import FUNCTIONS, FunctionSpec, function_named
 from infra.archive import build_archive, runtime_requirements
 
 INGEST = function_named("ingest")
@@ -101,3 +103,53 @@ def test_the_real_repository_archive_has_no_tests_or_virtualenv() -> None:
     assert top_level == {"functions", "sql", "main.py", "requirements.txt"}
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     assert not [name for name in names if name.startswith("sql/bench/")]
+
+
+LOCAL_ONLY = ("functions.local", "duckdb", "aiosmtpd", "croniter")
+IMPORT_FROM_ARCHIVE = """
+import importlib.abc, os, sys
+BLOCKED = {blocked!r}
+
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{{name}} is local-only and must not be imported in the cloud")
+        return None
+
+sys.meta_path.insert(0, Blocker())
+sys.path.insert(0, {root!r})
+os.environ["BEACON_BACKEND"] = "gcp"
+import main
+import functions
+assert functions.__file__.startswith({root!r}), functions.__file__
+print("entry point", {entry!r}, callable(getattr(main, {entry!r})))
+"""
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=[spec.name for spec in FUNCTIONS])
+def test_each_entry_point_imports_from_its_archive_with_local_code_blocked(
+    spec: FunctionSpec, tmp_path: Path
+) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(build_archive(spec).content))
+    archive.extractall(tmp_path)
+    assert not [n for n in archive.namelist() if n.startswith("functions/local/")]
+    code = IMPORT_FROM_ARCHIVE.format(
+        blocked=LOCAL_ONLY, root=str(tmp_path), entry=spec.entry_point
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"entry point {spec.entry_point} True" in result.stdout
+
+
+def test_an_import_that_crosses_into_local_code_fails_that_check(tmp_path: Path) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(build_archive(INGEST).content))
+    archive.extractall(tmp_path)
+    (tmp_path / "main.py").write_text("import duckdb\ningest = print\n")
+    code = IMPORT_FROM_ARCHIVE.format(blocked=LOCAL_ONLY, root=str(tmp_path), entry="ingest")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "duckdb is local-only" in result.stderr

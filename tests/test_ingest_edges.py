@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from functions.bus.localqueue import LocalQueue
 from functions.envelope import Envelope
+from functions.local.localqueue import LocalQueue
 from tests.support.ingest import WEB, Server, serve_ingest
 from tests.support.serve import REPO, serve_function
 

@@ -20,7 +20,7 @@ import requests
 
 from functions.envelope import Envelope
 from functions.load.core import prepare_load
-from functions.warehouse.duckdb import DuckDBWarehouse
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from tests.support.ingest import WEB, serve_ingest
 
 BODIES = 10_000

@@ -15,15 +15,15 @@ import pytest
 
 from functions.alerts.mailer import Mailer
 from functions.alerts.runner import run_alerts
-from functions.alerts.smtp_sink import SmtpSink
-from functions.devserver.demo import SPIKE_SECONDS, live_events
-from functions.devserver.scheduler import next_fire
 from functions.envelope import Envelope
 from functions.load.core import load_messages
+from functions.local.devserver.demo import SPIKE_SECONDS, live_events
+from functions.local.devserver.scheduler import next_fire
+from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.smtp_sink import SmtpSink
 from functions.schedules import job_named
 from functions.schema import validate_events
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 # A weekday morning, in working hours, so the silence check judges too (and stays quiet).
 START = datetime(2025, 3, 14, 10, 2, 30, tzinfo=UTC)
@@ -87,7 +87,12 @@ def sink(tmp_path: Path) -> Iterator[SmtpSink]:
 def test_spike_mails_one_alert_then_one_resolution_and_nothing_more(
     tmp_path: Path, warehouse: DuckDBWarehouse, sink: SmtpSink
 ) -> None:
-    settings = Settings(data_dir=tmp_path, alert_recipients=("dev@localhost",), smtp_port=sink.port)
+    settings = Settings(
+        data_dir=tmp_path,
+        alert_recipients=("dev@localhost",),
+        smtp_port=sink.port,
+        smtp_security="none",
+    )
     mailer = Mailer(settings, attempts=3, backoff_seconds=0.01, timeout_seconds=5)
     ingest = LiveIngest(warehouse, live_events(seed=2024, start=START))
     cron = job_named("alerts").cron

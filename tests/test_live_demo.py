@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from functions.devserver.demo import (
+from functions.local.devserver.demo import (
     DEFAULT_LIVE_RATE,
     SPIKE_SECONDS,
     generate_events,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from functions.devserver.sender import LiveSender
+from functions.local.devserver.sender import LiveSender
 
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 

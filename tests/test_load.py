@@ -13,8 +13,8 @@ from functions.bad_events import PAYLOAD_LIMIT
 from functions.bus import Message
 from functions.envelope import Envelope
 from functions.load.core import LoadHandler, load_messages
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.warehouse import QueryResult, WarehouseError
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NOW = RECEIVED + timedelta(seconds=3)

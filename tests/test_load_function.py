@@ -16,7 +16,7 @@ from cloudevents.http import CloudEvent
 from functions import runtime
 from functions.envelope import Envelope
 from functions.load.main import load, message_from_push
-from functions.warehouse.duckdb import DuckDBWarehouse
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from tests.support.serve import serve_function
 
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from functions.bus import BusUnavailable, Message
-from functions.bus.localqueue import LEASE_EXPIRED, LocalQueue, backoff_delay
+from functions.local.localqueue import LEASE_EXPIRED, LocalQueue, backoff_delay
 
 
 def msg(n: int, events: int = 1) -> Message:
@@ -53,7 +53,7 @@ def run_child(path: Path, body: str) -> subprocess.Popen[str]:
         "import json, sys, time\n"
         "from pathlib import Path\n"
         "from functions.bus import Message\n"
-        "from functions.bus.localqueue import LocalQueue\n"
+        "from functions.local.localqueue import LocalQueue\n"
         f"queue = LocalQueue(Path({str(path)!r}), lease_seconds=3600)\n" + textwrap.dedent(body)
     )
     return subprocess.Popen(

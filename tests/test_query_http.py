@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.query import engagement
 from functions.rollup.runner import run_rollups
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support import pipeline_data
 from tests.support.pipeline_data import PipelineData
 from tests.support.rows import event_row

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import requests
 
 from functions.catalogue import tables
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.retention import run_retention
 from functions.settings import Settings
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.support.rows import event_row
 from tests.support.serve import serve_function
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.runner import ROLLUP_TABLES, run_rollups
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.sql import rollup_oracle as oracle
 
 Row = dict[str, Any]

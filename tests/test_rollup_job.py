@@ -12,9 +12,9 @@ import sqlglot
 from sqlglot import exp
 
 from functions.jobs import JobInputError
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.runner import ROLLUP_TABLES, resolve_range
 from functions.sqlfiles import SQL_DIR, expand
-from functions.warehouse.duckdb import DuckDBWarehouse
 from tests.sql import rollup_oracle as oracle
 from tests.support.serve import serve_function
 

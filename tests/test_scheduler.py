@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from functions.devserver.scheduler import CronTable, HttpFire, LocalScheduler, summarize
+from functions.local.devserver.scheduler import CronTable, HttpFire, LocalScheduler, summarize
 from functions.schedules import SCHEDULES, ScheduledJob
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from functions.warehouse.duckdb import DuckDBWarehouse
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 
 NOON = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from functions.catalogue import tables
+from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.translate import translate
 from functions.warehouse import WarehouseError
-from functions.warehouse.duckdb import DuckDBWarehouse
-from functions.warehouse.translate import translate
 
 DAY = date(2024, 3, 10)
 NOON = datetime(2024, 3, 10, 12, 30, 15, tzinfo=UTC)
@@ -295,7 +295,7 @@ def test_after_close_another_process_reads_the_file(tmp_path: Path) -> None:
     store.insert_rows("events", [event_row("e1"), event_row("e2")])
     store.close()
     script = (
-        "import sys; from functions.warehouse.duckdb import DuckDBWarehouse; "
+        "import sys; from functions.local.duckdb_warehouse import DuckDBWarehouse; "
         "w = DuckDBWarehouse(sys.argv[1], read_only=True); "
         "print(w.query('SELECT COUNT(*) AS n FROM events').rows[0]['n'])"
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from functions.bus import Message
-from functions.bus.localqueue import LocalQueue
-from functions.bus.worker import QueueWorker
+from functions.local.localqueue import LocalQueue
+from functions.local.worker import QueueWorker
 
 
 def msg(n: int) -> Message:
@@ -66,7 +66,7 @@ def test_a_failing_batch_is_nacked_whole_and_the_error_logged(queue, caplog):
     queue.publish([msg(1), msg(2)])
     worker = QueueWorker(queue, Recorder(failures=1))
 
-    with caplog.at_level(logging.WARNING, logger="functions.bus.worker"):
+    with caplog.at_level(logging.WARNING, logger="functions.local.worker"):
         assert worker.run_once() == 2
 
     assert worker.stats() == {"delivered": 0, "failed": 2, "dead": 0}

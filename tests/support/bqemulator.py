@@ -15,7 +15,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from functions.devserver.serving import stop_process
+from functions.local.devserver.serving import stop_process
 from tests.support.serve import REPO, free_port, wait_for_http
 
 PROJECT = "beacon-test"

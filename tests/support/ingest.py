@@ -9,8 +9,8 @@ from typing import Any
 
 import requests
 
-from functions.bus.localqueue import LocalQueue
 from functions.envelope import Envelope
+from functions.local.localqueue import LocalQueue
 from tests.support.serve import serve_function
 
 WEB = {"Authorization": "Bearer k1"}

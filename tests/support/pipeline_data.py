@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from functions.bus import Message
-from functions.devserver import demo
 from functions.ingest import records
 from functions.load.core import load_messages
+from functions.local.devserver import demo
+from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.runner import run_rollups
 from functions.schema import validate_events
-from functions.warehouse.duckdb import DuckDBWarehouse
 
 DEMO_SEED = 20_251_014  # fixed, so every run sees the same history
 DEMO_EVENTS = 4_000  # a few thousand over the demo's six weeks: every panel has data

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from functions.alerts.smtp_sink import free_port
-from functions.devserver.serving import stop_process
+from functions.local.devserver.serving import stop_process
+from functions.local.smtp_sink import free_port
 
 __all__ = ["REPO", "free_port", "serve_function", "wait_for_http"]
 

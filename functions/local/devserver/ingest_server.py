@@ -14,7 +14,7 @@ took 16 s to refuse. So here:
 - there are THREADS threads, so a few slow clients, each held for that long at most, leave the
   others free.
 
-Run as `python -m functions.devserver.ingest_server --port N [--host H]`.
+Run as `python -m functions.local.devserver.ingest_server --port N [--host H]`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import functions_framework
 from functions_framework._http.gunicorn import GunicornApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from functions.devserver.serving import source_of
+from functions.local.devserver.serving import source_of
 from functions.registry import function_named
 from functions.runtime import get_settings
 

@@ -8,38 +8,12 @@ BEACON_BACKEND=gcp it asks Cloud Scheduler to run the deployed `alerts` job.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from functions.devserver.jobs_client import JobOutcome, JobRunError, run_job
+from functions.local.devserver.jobs_client import JobRunError, note_how, print_json, run_job
 from functions.registry import function_named
 from functions.settings import SettingsError
-
-
-def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
-
-
-def note_how(command: str, function: str, outcome: JobOutcome) -> None:
-    """Say on standard error where the request went; standard output stays the JSON answer."""
-    if outcome.how == "in-process":
-        print(
-            f"{command}: no `beacon dev` answered on the {function} port; "
-            f"ran in this process on {outcome.target}",
-            file=sys.stderr,
-        )
-    elif outcome.how == "cloud-scheduler":
-        print(
-            f"{command}: asked Cloud Scheduler to run {outcome.target}; it runs with its "
-            "deployed body and reports in the function's logs",
-            file=sys.stderr,
-        )
-    elif outcome.how == "bigquery":
-        print(f"{command}: ran directly in BigQuery {outcome.target}", file=sys.stderr)
-    if outcome.status != 200:
-        print(f"{command}: the {function} function answered {outcome.status}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from typing import IO
 import functions_framework
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from functions.devserver.guard import LocalJobGuard
+from functions.local.devserver.guard import LocalJobGuard
 from functions.registry import function_named
 
 LOOPBACK = "127.0.0.1"
@@ -113,7 +113,7 @@ def start_ingest_process(
     command = [
         sys.executable,
         "-m",
-        "functions.devserver.ingest_server",
+        "functions.local.devserver.ingest_server",
         f"--host={host}",
         f"--port={port}",
     ]

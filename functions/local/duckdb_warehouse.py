@@ -19,9 +19,9 @@ import duckdb
 from sqlglot import exp
 
 from functions.catalogue import tables
+from functions.local.translate import Statement, TranslationError, translate
 from functions.warehouse import QueryResult, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, write_ndjson
-from functions.warehouse.translate import Statement, TranslationError, translate
 
 # Rough bytes per value for the scanned-bytes estimate; BigQuery bills 8 for numbers and
 # timestamps and 2 + length for strings, so 8 is a fair average for Beacon's short strings.

@@ -11,9 +11,9 @@ from functions.settings import SettingsError
 
 # Each module defines `register(subparsers)`, adding parsers whose `handler(args) -> int` runs them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "functions.devserver.commands",  # beacon dev, beacon demo, beacon jobs run
-    "functions.alerts.commands",  # beacon alerts
-    "functions.rollup.privacy_commands",  # beacon gdpr delete, beacon gdpr export
+    "functions.local.devserver.commands",  # beacon dev, beacon demo, beacon jobs run
+    "functions.local.alerts_commands",  # beacon alerts
+    "functions.local.gdpr_commands",  # beacon gdpr delete, beacon gdpr export
 )
 
 

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from functions import runtime
-from functions.bus.localqueue import LocalQueue
-from functions.bus.worker import QueueWorker
-from functions.devserver.guard import job_headers, new_job_token, token_path
-from functions.devserver.scheduler import HttpFire, LocalScheduler
-from functions.devserver.serving import (
+from functions.load.core import LoadHandler
+from functions.local.devserver.guard import job_headers, new_job_token, token_path
+from functions.local.devserver.scheduler import HttpFire, LocalScheduler
+from functions.local.devserver.serving import (
     LOOPBACK,
     InProcessServer,
     check_port_free,
@@ -33,7 +32,8 @@ from functions.devserver.serving import (
     stop_process,
     wait_until_listening,
 )
-from functions.load.core import LoadHandler
+from functions.local.localqueue import LocalQueue
+from functions.local.worker import QueueWorker
 from functions.registry import function_named
 from functions.schedules import SCHEDULES
 from functions.settings import Settings
@@ -99,7 +99,7 @@ def dev_environment(options: DevOptions, base: Mapping[str, str]) -> dict[str, s
 
 
 def open_duckdb(path: Path) -> Warehouse:
-    from functions.warehouse.duckdb import DuckDBWarehouse
+    from functions.local.duckdb_warehouse import DuckDBWarehouse
 
     try:
         warehouse: Warehouse = DuckDBWarehouse(path)
@@ -121,7 +121,7 @@ class DevPipeline:
         self.env = dev_environment(options, os.environ if base_env is None else base_env)
         self.settings = Settings.from_env(self.env)
         self.served = [n for n in IN_PROCESS_FUNCTIONS if function_available(n)]
-        self.smtp_available = importlib.util.find_spec("functions.alerts.smtp_sink") is not None
+        self.smtp_available = importlib.util.find_spec("functions.local.smtp_sink") is not None
         self.warehouse: Warehouse | None = None
         self.queue: LocalQueue | None = None
         self.worker: QueueWorker | None = None
@@ -200,7 +200,7 @@ class DevPipeline:
         self._parts.append(part)
 
     def _smtp_sink(self) -> Stoppable:
-        module = importlib.import_module("functions.alerts.smtp_sink")
+        module = importlib.import_module("functions.local.smtp_sink")
         sink: Stoppable = module.SmtpSink(
             self.options.data_dir / "mail", self.options.host, self.options.ports["smtp"]
         )

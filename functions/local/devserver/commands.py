@@ -19,13 +19,13 @@ from typing import Any
 
 import requests
 
-from functions.devserver import demo, sender
-from functions.devserver.guard import job_headers
-from functions.devserver.jobs_client import JobRunError, local_port, run_job
-from functions.devserver.pipeline import DatabaseLocked, DevOptions, DevPipeline
-from functions.devserver.serving import LOOPBACK, PortInUse
+from functions.local.devserver import demo, sender
+from functions.local.devserver.guard import job_headers
+from functions.local.devserver.jobs_client import JobRunError, local_port, run_job
+from functions.local.devserver.pipeline import DatabaseLocked, DevOptions, DevPipeline
+from functions.local.devserver.serving import LOOPBACK, PortInUse
 from functions.schedules import SCHEDULES
-from functions.settings import DEV_ADMIN_TOKEN, DEV_WRITE_KEY, SettingsError
+from functions.settings import DEV_ADMIN_TOKEN, DEV_WRITE_KEY, SettingsError, env_flag
 
 EXIT_USAGE = 2  # argparse's code, also used for a port already taken
 DEFAULT_DEMO_EVENTS = 20_000
@@ -124,7 +124,7 @@ def _register_dev(subparsers: Any) -> None:
     parser.add_argument(
         "--no-demo",
         action="store_true",
-        default=_env("BEACON_NO_DEMO", "") not in ("", "0", "false"),
+        default=env_flag(os.environ, "BEACON_NO_DEMO"),
         help="send no demo events at all (neither the history nor the live stream); "
         "env BEACON_NO_DEMO=1",
     )
@@ -146,7 +146,7 @@ def _register_dev(subparsers: Any) -> None:
     parser.add_argument(
         "--no-error-spike",
         action="store_true",
-        default=_env("BEACON_NO_ERROR_SPIKE", "") not in ("", "0", "false"),
+        default=env_flag(os.environ, "BEACON_NO_ERROR_SPIKE"),
         help=f"start the live stream without its deliberate {SPIKE_MINUTES}-minute error spike "
         "(which makes the error-rate alert fire, then resolve); env BEACON_NO_ERROR_SPIKE=1",
     )

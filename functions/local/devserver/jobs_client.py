@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -22,13 +23,12 @@ from typing import Any, Protocol
 import requests
 
 from functions import runtime
-from functions.devserver.guard import job_headers
-from functions.devserver.serving import LOOPBACK, source_of
+from functions.local.devserver.guard import job_headers
+from functions.local.devserver.serving import LOOPBACK, source_of
 from functions.registry import function_named
 from functions.schedules import ScheduledJob, job_named
 from functions.settings import Settings, SettingsError
 
-DEFAULT_REGION = "us-central1"
 # Which job paths read a date range or a dry-run flag from their body. Others would ignore the
 # flag, so it is refused rather than letting a "dry run" write.
 RANGE_PATHS = frozenset({"/v1/jobs/rollup"})
@@ -154,7 +154,7 @@ def run_in_process(
     """Serve one request to the function here, against the DuckDB file of settings."""
     import functions_framework
 
-    from functions.devserver.pipeline import DatabaseLocked, open_duckdb
+    from functions.local.devserver.pipeline import DatabaseLocked, open_duckdb
 
     try:
         warehouse = open_duckdb(settings.duckdb_path)
@@ -192,8 +192,7 @@ def run_on_cloud_scheduler(
 ) -> JobOutcome:
     if not settings.gcp_project:
         raise JobRunError("BEACON_GCP_PROJECT (or GOOGLE_CLOUD_PROJECT) must name the project")
-    region = env.get("BEACON_GCP_REGION", "") or DEFAULT_REGION
-    resource = f"projects/{settings.gcp_project}/locations/{region}/jobs/{job.name}"
+    resource = f"projects/{settings.gcp_project}/locations/{settings.gcp_region}/jobs/{job.name}"
     if client is None:
         from google.cloud import scheduler_v1
 
@@ -214,3 +213,28 @@ def _json_or_text(text: str) -> Mapping[str, Any]:
     except json.JSONDecodeError:
         return {"text": text[:2000]}
     return parsed if isinstance(parsed, dict) else {"result": parsed}
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def note_how(command: str, function: str, outcome: JobOutcome) -> None:
+    """Say on standard error where the request went; standard output stays the JSON answer."""
+    if outcome.how == "in-process":
+        print(
+            f"{command}: no `beacon dev` answered on the {function} port; "
+            f"ran in this process on {outcome.target}",
+            file=sys.stderr,
+        )
+    elif outcome.how == "cloud-scheduler":
+        print(
+            f"{command}: asked Cloud Scheduler to run {outcome.target}; it runs with its "
+            "deployed body and reports in the function's logs",
+            file=sys.stderr,
+        )
+    elif outcome.how == "bigquery":
+        print(f"{command}: ran directly in BigQuery {outcome.target}", file=sys.stderr)
+    if outcome.status != 200:
+        print(f"{command}: the {function} function answered {outcome.status}", file=sys.stderr)

@@ -15,9 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from functions.alerts.commands import note_how, print_json
-from functions.devserver.jobs_client import JobOutcome, JobRunError, call_function
 from functions.jobs import JobInputError
+from functions.local.devserver.jobs_client import (
+    JobOutcome,
+    JobRunError,
+    call_function,
+    note_how,
+    print_json,
+)
 from functions.registry import function_named
 from functions.settings import Settings, SettingsError
 

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, runtime_checkable
 
 from functions.bus import BusUnavailable, Message
-from functions.bus.localqueue import LocalQueue
+from functions.local.localqueue import LocalQueue
 
 log = logging.getLogger(__name__)
 
