@@ -7,7 +7,6 @@ exception is a fault, answered 500 so that Cloud Scheduler records the failure a
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -32,18 +31,12 @@ def parse_dry_run(body: Mapping[str, Any]) -> bool:
     return dry_run
 
 
-def resolve(target: str) -> JobHandler:
-    module_name, _, attribute = target.partition(":")
-    handler: JobHandler = getattr(importlib.import_module(module_name), attribute)
-    return handler
-
-
-def dispatch(request: flask.Request, routes: Mapping[str, str]) -> flask.Response:
-    """Answer GET /healthz, and POST to one of `routes` (path -> "module:function")."""
+def dispatch(request: flask.Request, routes: Mapping[str, JobHandler]) -> flask.Response:
+    """Answer GET /healthz, and POST to one of `routes` (path -> handler)."""
     if request.path == "/healthz":
-        return flask.Response('{"status":"ok"}', 200, mimetype="application/json")
-    target = routes.get(request.path)
-    if target is None:
+        return _json({"status": "ok"}, 200)
+    handler = routes.get(request.path)
+    if handler is None:
         return _json({"error": "not_found", "message": f"no job at {request.path}"}, 404)
     if request.method != "POST":
         return _json({"error": "method_not_allowed", "message": "use POST"}, 405, {"Allow": "POST"})
@@ -55,7 +48,7 @@ def dispatch(request: flask.Request, routes: Mapping[str, str]) -> flask.Respons
     if not isinstance(body, dict):
         return _json({"error": "invalid_json", "message": "the body must be a JSON object"}, 400)
     try:
-        result = resolve(target)(body)
+        result = handler(body)
     except JobInputError as exc:
         return _json({"error": "invalid_request", "message": str(exc)}, 400)
     except Exception:

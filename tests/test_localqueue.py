@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from functions.bus import BusUnavailable, Message
-from functions.local.localqueue import LEASE_EXPIRED, LocalQueue, backoff_delay
+from functions.local.localqueue import LEASE_EXPIRED, LocalQueue
+from functions.retry import backoff_delay
 
 
 def msg(n: int, events: int = 1) -> Message:

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from functions.alerts.state import FIRING, AlertRow
+from functions.retry import backoff_delay
 from functions.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class Mailer:
                 logger.warning("SMTP attempt %d/%d failed: %s", attempt, self.attempts, exc)
                 if attempt == self.attempts:
                     raise MailError(f"SMTP failed {attempt} times: {exc}") from exc
-                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                self.sleep(backoff_delay(attempt, self.backoff_seconds))
         raise MailError("no SMTP attempt was made")  # only when attempts < 1
 
     def _tls_context(self) -> ssl.SSLContext:

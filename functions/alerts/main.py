@@ -5,11 +5,10 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from functions.jobs import dispatch
+from functions.alerts.runner import handle_alerts
+from functions.jobs import JobHandler, dispatch
 
-ROUTES = {
-    "/v1/jobs/alerts": "functions.alerts.runner:handle_alerts",
-}
+ROUTES: dict[str, JobHandler] = {"/v1/jobs/alerts": handle_alerts}
 
 
 @functions_framework.http

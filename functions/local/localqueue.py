@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.bus import BusFull, BusUnavailable, Message
+from functions.retry import backoff_delay
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -77,11 +78,6 @@ class DeadLetter:
     last_error: str
     published_at: float
     dead_at: float
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Seconds before redelivering a message whose delivery number `attempt` failed."""
-    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 def _event_count(attributes: dict[str, str]) -> int:

@@ -62,15 +62,6 @@ def state() -> _State:
         return _state
 
 
-def reset_state() -> None:
-    """Forget the cache and flush pending costs (tests; settings changed)."""
-    global _state
-    with _state_lock:
-        old, _state = _state, None
-    if old is not None:
-        old.costs.flush()
-
-
 def _warehouse() -> Any:
     return runtime.get_warehouse()
 

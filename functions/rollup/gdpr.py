@@ -22,6 +22,7 @@ from typing import Any
 from functions import runtime
 from functions.catalogue import user_tables
 from functions.jobs import JobInputError
+from functions.rollup.runner import run_rollups
 from functions.settings import Settings
 from functions.sqlfiles import load_sql
 from functions.warehouse import Warehouse
@@ -73,8 +74,6 @@ def _pending_range(warehouse: Warehouse, hashed: str, now: datetime) -> list[dat
 def delete_user(
     warehouse: Warehouse, settings: Settings, user_id: str, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    from functions.rollup.runner import run_rollups  # the rollup job; imported when needed
-
     now = now or datetime.now(UTC)
     hashed = user_hash(user_id)
     params = _match_params(user_id)

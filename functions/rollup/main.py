@@ -5,13 +5,16 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from functions.jobs import dispatch
+from functions.jobs import JobHandler, dispatch
+from functions.rollup.gdpr import handle_delete, handle_export
+from functions.rollup.retention import handle_retention
+from functions.rollup.runner import handle_rollup
 
-ROUTES = {
-    "/v1/jobs/rollup": "functions.rollup.runner:handle_rollup",
-    "/v1/jobs/retention": "functions.rollup.retention:handle_retention",
-    "/v1/jobs/gdpr/delete": "functions.rollup.gdpr:handle_delete",
-    "/v1/jobs/gdpr/export": "functions.rollup.gdpr:handle_export",
+ROUTES: dict[str, JobHandler] = {
+    "/v1/jobs/rollup": handle_rollup,
+    "/v1/jobs/retention": handle_retention,
+    "/v1/jobs/gdpr/delete": handle_delete,
+    "/v1/jobs/gdpr/export": handle_export,
 }
 
 

@@ -23,6 +23,8 @@ from typing import Any, TextIO
 
 import requests
 
+from functions.retry import backoff_delay
+
 logger = logging.getLogger(__name__)
 
 BATCH_PATH = "/v1/batch"
@@ -148,7 +150,7 @@ def _post_with_retries(
     for attempt in range(attempts):
         if attempt:
             report.retries += 1
-            if pause.wait(min(5.0, 0.2 * 2**attempt)):
+            if pause.wait(backoff_delay(attempt, 0.4, cap=5.0)):
                 return None
         data, headers = encode(batch_body(events), compress=compress)
         try:
