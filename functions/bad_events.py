@@ -18,7 +18,8 @@ from typing import Any
 
 from functions.schema import raw_json
 
-USER_KEY_FIELDS = ("user_id", "anonymous_id")
+# Beacon's own fields, and Segment's (a Segment message is kept as it came).
+USER_KEY_FIELDS = ("user_id", "anonymous_id", "userId", "anonymousId")
 PAYLOAD_LIMIT = 64 * 1024  # bytes of raw payload kept per row
 COLUMNS = (
     "received_at",
@@ -63,7 +64,7 @@ def user_keys(document: object) -> list[str]:
     if isinstance(document, list):
         events: object = document
     elif isinstance(document, Mapping):
-        events = document.get("events")
+        events = document.get("events", document.get("batch"))
         events = events if isinstance(events, list) else [document]
     else:
         return []

@@ -271,6 +271,9 @@ class _Event(TypedDict, total=False):
     duration_ms: Annotated[Finite, Field(ge=0, le=MAX_DURATION_MS)]
     success: bool | None
     error_type: Annotated[str | None, Field(max_length=256)]
+    # What came with the event from another protocol and has no column (Segment's call, its
+    # original event name, group and alias ids, unmapped context): the same rules as properties.
+    extra: dict[str, Any] | None
 
 
 _EVENT = TypeAdapter(_Event)
@@ -503,6 +506,9 @@ def validate_events(
             size = _properties_errors(properties, "properties", 1, errors)
             if not errors:
                 errors = _bound_errors(record)
+        extra = raw.get("extra")
+        if type(extra) is dict:
+            size += _properties_errors(extra, "extra", 1, errors)
         if errors:
             rejected.append(Rejection(index, _client_id(raw_id), errors))
             continue
@@ -554,7 +560,7 @@ def _flat_bound(record: dict[str, Any]) -> int:
     """A bound on the JSON size of a record's fields other than properties."""
     size = 2
     for key, value in record.items():
-        if key == "properties":
+        if key in ("properties", "extra"):
             continue
         if type(value) is dict:
             size += _flat_bound(value)

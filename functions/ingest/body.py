@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Literal
 
+from functions.ingest import segment
+from functions.ingest.segment import SEGMENT_MAX_BATCH_EVENTS, Call
 from functions.schema import (
     MAX_BATCH_EVENTS,
     MAX_REQUEST_BYTES,
@@ -56,6 +58,12 @@ class Body:
     sent_at: datetime | None  # the batch's, parsed
     sent_at_text: str | None  # as the client sent it, for the envelope
     suspect: bool = False  # see schema.Document.suspect
+    # What the client sent for each event, when events were translated from another protocol
+    # (Segment): a rejection keeps the message as it came.
+    originals: list[object] | None = None
+
+    def original(self, index: int) -> object:
+        return self.events[index] if self.originals is None else self.originals[index]
 
 
 def check_content_type(mimetype: str, params: Mapping[str, str]) -> None:
@@ -150,8 +158,8 @@ def gunzip(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def parse_body(kind: Kind, raw: bytes) -> Body:
-    """The events of a /v1/events body (one event object) or a /v1/batch body."""
+def parse_raw(raw: bytes) -> Document:
+    """The body's JSON document, or a BodyError (400) that keeps the body."""
     if not raw.strip():
         raise BodyError(400, "invalid_json", "the body is empty")
     try:
@@ -161,9 +169,53 @@ def parse_body(kind: Kind, raw: bytes) -> Body:
         # holding them are rejected (as not valid Unicode) and the rest of the batch is kept.
         text = raw.decode("utf-8", "surrogateescape")
     try:
-        document = parse_document(text)
+        return parse_document(text)
     except InvalidJSON as exc:
         raise BodyError(400, "invalid_json", str(exc), payload=raw) from None
+
+
+def is_segment_batch(document: Document) -> bool:
+    """A Segment batch ({"batch": [...]}) posted to /v1/batch, which native batches share."""
+    value = document.value
+    return isinstance(value, dict) and "batch" in value and "events" not in value
+
+
+def parse_segment(call: Call | None, document: Document, raw: bytes) -> Body:
+    """The events of a Segment body: one message of CALL, or {"batch": [...]} when None."""
+    value = document.value
+    if not isinstance(value, dict):
+        raise BodyError(400, "invalid_body", "the body must be a JSON object", payload=raw)
+    if call is not None:
+        messages: list[object] = [value]
+    else:
+        batch = value.get("batch")
+        if not isinstance(batch, list):
+            raise BodyError(
+                400,
+                "invalid_batch",
+                'the body must be {"batch": [...]}',
+                field="batch",
+                payload=raw,
+                document=value,
+            )
+        if len(batch) > SEGMENT_MAX_BATCH_EVENTS:
+            raise BodyError(
+                413,
+                "too_many_events",
+                f"the batch holds {len(batch)} messages; the limit is {SEGMENT_MAX_BATCH_EVENTS}",
+                field="batch",
+                payload=raw,
+                document=value,
+            )
+        messages = batch
+    sent_at = value.get("sentAt") if call is None else None
+    events = [segment.to_beacon(message, call, sent_at) for message in messages]
+    return Body(events, None, None, document.suspect, originals=messages)
+
+
+def parse_body(kind: Kind, raw: bytes) -> Body:
+    """The events of a /v1/events body (one event object) or a /v1/batch body."""
+    document = parse_raw(raw)
     value = document.value
     if kind == "single":
         if not isinstance(value, dict):

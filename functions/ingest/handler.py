@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import flask
 
@@ -21,27 +23,54 @@ from functions.bad_events import bad_event_row, user_keys
 from functions.bus import BusFull, BusUnavailable, Message
 from functions.ingest import records
 from functions.ingest.auth import CHALLENGE, authenticate
-from functions.ingest.body import BodyError, Kind, check_content_type, parse_body, read_body
+from functions.ingest.body import (
+    BodyError,
+    Kind,
+    check_content_type,
+    is_segment_batch,
+    parse_body,
+    parse_raw,
+    parse_segment,
+    read_body,
+)
 from functions.ingest.responses import (
     RETRY_AFTER_SECONDS,
     error_response,
     json_response,
     log_request,
 )
+from functions.ingest.segment import SEGMENT_MAX_REQUEST_BYTES, Call
 from functions.runtime import get_publisher
-from functions.schema import FieldError, Rejection, validate_events
+from functions.schema import MAX_REQUEST_BYTES, FieldError, Rejection, validate_events
 from functions.settings import Settings
 
 MAX_LISTED_REJECTIONS = 20  # an answer lists this many rejections in full and counts the rest
 MAX_LISTED_ERRORS = 10  # and this many errors of each (bad_events keeps them all)
 
 
+@dataclass(frozen=True)
+class Route:
+    """What a path accepts: Beacon's own events, or Segment's calls (see ingest/segment.py)."""
+
+    protocol: Literal["native", "segment"]
+    kind: Kind  # native: single or batch
+    call: Call | None = None  # segment: the call of a one-message path; None: a batch
+
+    @property
+    def takes_segment(self) -> bool:
+        """Whether a Segment body may come: Segment's paths, and /v1/batch, which both share."""
+        return self.protocol == "segment" or self.kind == "batch"
+
+
 def handle_post(
-    request: flask.Request, kind: Kind, headers: dict[str, str], settings: Settings
+    request: flask.Request, route: Route, headers: dict[str, str], settings: Settings
 ) -> flask.Response:
-    source = authenticate(
-        request.headers.get("Authorization"), request.args.get("key"), settings.write_keys
-    )
+    query_key = request.args.get("key") or request.args.get("writeKey")
+    source = authenticate(request.headers.get("Authorization"), query_key, settings.write_keys)
+    read: list[bytes] = []  # the raw body once read, for the internal-error path
+    if source is None and route.takes_segment:
+        # Segment's SDKs may send the key only in the body, as `writeKey`.
+        source = _key_in_body(request, settings, read)
     if source is None:
         log_request(path=request.path, status=401, accepted=0, rejected=0, source=None)
         return error_response(
@@ -55,16 +84,35 @@ def handle_post(
     request_id = records.new_request_id()
     headers = {**headers, "X-Request-Id": request_id}
     log = {"path": request.path, "source": source, "request_id": request_id}
-    read: list[bytes] = []  # the raw body once read, for the internal-error path
     try:
-        return _accept(request, kind, source, now, request_id, headers, log, settings, read)
+        return _accept(request, route, source, now, request_id, headers, log, settings, read)
     except Exception as exc:
         return _internal_error(exc, source, now, request_id, headers, log, read)
 
 
+def _key_in_body(request: flask.Request, settings: Settings, read: list[bytes]) -> str | None:
+    try:
+        raw = _read(request)
+        read.append(raw)
+        document = parse_raw(raw).value
+    except BodyError:
+        return None  # unauthenticated: nothing of it is stored
+    key = document.get("writeKey") if isinstance(document, dict) else None
+    return authenticate(None, key if isinstance(key, str) else None, settings.write_keys)
+
+
+def _read(request: flask.Request) -> bytes:
+    return read_body(
+        request.stream,
+        request.content_length,
+        request.headers.get("Content-Encoding"),
+        limit=SEGMENT_MAX_REQUEST_BYTES,
+    )
+
+
 def _accept(
     request: flask.Request,
-    kind: Kind,
+    route: Route,
     source: str,
     now: datetime,
     request_id: str,
@@ -74,13 +122,39 @@ def _accept(
     read: list[bytes],
 ) -> flask.Response:
     received_at = now.isoformat()
+    segment = route.protocol == "segment"
     try:
-        check_content_type(request.mimetype, request.mimetype_params)
-        raw = read_body(
-            request.stream, request.content_length, request.headers.get("Content-Encoding")
+        refused_type: BodyError | None = None
+        try:
+            check_content_type(request.mimetype, request.mimetype_params)
+        except BodyError as err:
+            if not route.takes_segment:
+                raise
+            refused_type = err  # Segment's SDKs label JSON as they like; decided by the body
+        if read:
+            raw = read[0]
+        elif route.takes_segment:
+            raw = _read(request)
+            read.append(raw)
+        else:
+            raw = read_body(
+                request.stream, request.content_length, request.headers.get("Content-Encoding")
+            )
+            read.append(raw)
+        if not segment:
+            document = parse_raw(raw)
+            segment = is_segment_batch(document)
+            if not segment and refused_type is not None:
+                raise refused_type
+            if not segment and len(raw) > MAX_REQUEST_BYTES:
+                raise BodyError(
+                    413, "too_large", f"the body exceeds {MAX_REQUEST_BYTES} bytes", payload=raw
+                )
+        body = (
+            parse_segment(route.call, parse_raw(raw), raw)
+            if segment
+            else parse_body(route.kind, raw)
         )
-        read.append(raw)
-        body = parse_body(kind, raw)
     except BodyError as err:
         row = bad_event_row(
             received_at=received_at,
@@ -113,7 +187,7 @@ def _accept(
     records.fill_ip(accepted, address)
     bad_rows = records.rejection_rows(
         rejected,
-        body.events,
+        body.original,
         received_at=received_at,
         source=source,
         request_id=request_id,
@@ -129,9 +203,16 @@ def _accept(
     )
     if (refused := _publish(out)) is not None:
         return _unavailable(refused, headers, log)
-    status = 202 if accepted else 400
+    if segment:
+        # Segment's SDKs count exactly 200 as delivered (RudderStack's Python SDK retries any
+        # other 2xx); 400 only when nothing of it can ever be accepted.
+        status = 200 if accepted or not rejected else 400
+        reply = {"success": status == 200, **answer(len(accepted), rejected)}
+    else:
+        status = 202 if accepted else 400
+        reply = answer(len(accepted), rejected)
     log_request(**log, status=status, accepted=len(accepted), rejected=len(rejected))
-    return json_response(answer(len(accepted), rejected), status, headers)
+    return json_response(reply, status, headers)
 
 
 def answer(accepted: int, rejected: list[Rejection]) -> dict[str, object]:

@@ -7,7 +7,7 @@ import ipaddress
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from functions.bad_events import bad_event_row, event_payload, user_keys
@@ -46,7 +46,7 @@ new_request_id = _RequestIds().next
 
 def rejection_rows(
     rejections: Sequence[Rejection],
-    raw_events: Sequence[object],
+    original: Callable[[int], object],
     *,
     received_at: str,
     source: str,
@@ -60,8 +60,8 @@ def rejection_rows(
             request_id=request_id,
             reason="invalid_event",
             errors=[error.to_dict() for error in r.errors],
-            payload=event_payload(raw_events[r.index], suspect=suspect),
-            keys=user_keys(raw_events[r.index]),
+            payload=event_payload(original(r.index), suspect=suspect),
+            keys=user_keys(original(r.index)),
             event_index=r.index,
             event_id=r.event_id,
         )

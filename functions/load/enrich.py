@@ -175,13 +175,10 @@ def event_row(
     context = get("context") or {}
     if type(context) is not dict and not isinstance(context, Mapping):
         raise RecordError("context", "must be an object")
-    properties = get("properties")
-    if (
-        properties is not None
-        and type(properties) is not dict
-        and not isinstance(properties, Mapping)
-    ):
-        raise RecordError("properties", "must be an object")
+    properties, extra = get("properties"), get("extra")
+    for name, value in (("properties", properties), ("extra", extra)):
+        if value is not None and type(value) is not dict and not isinstance(value, Mapping):
+            raise RecordError(name, "must be an object")
     success = get("success")
     if success is not None and not isinstance(success, bool):
         raise RecordError("success", "must be true or false")
@@ -234,4 +231,5 @@ def event_row(
         "duration_ms": duration_ms,
         "success": success,
         "error_type": error_type,
+        "extra": extra,
     }

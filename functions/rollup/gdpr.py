@@ -116,13 +116,14 @@ _RE2_META = frozenset("\\.+*?()|[]{}^$")
 def key_pattern(user_id: str) -> str:
     """An RE2 pattern for the id as the value of a user key in JSON text that did not parse.
 
-    It matches `"user_id": "ID"` or `"anonymous_id":"ID"`, the id spelled as a JSON string
+    It matches `"user_id": "ID"` or `"anonymous_id":"ID"` (or Segment's `"userId"` and
+    `"anonymousId"`), the id spelled as a JSON string
     either in UTF-8 or with \\u escapes, so an id that is also a common JSON word (`web`,
     `event_type`, `null`) matches only where it names a user.
     """
     spellings = {json.dumps(user_id, ensure_ascii=False), json.dumps(user_id)}
     values = "|".join(_re2_literal(spelling) for spelling in sorted(spellings))
-    return rf'"(?:user_id|anonymous_id)"\s*:\s*(?:{values})'
+    return rf'"(?:user_id|anonymous_id|userId|anonymousId)"\s*:\s*(?:{values})'
 
 
 def _re2_literal(text: str) -> str:

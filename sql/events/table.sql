@@ -27,5 +27,6 @@ CREATE TABLE IF NOT EXISTS events (
   currency STRING,                    -- ISO 4217
   duration_ms FLOAT64,
   success BOOL,
-  error_type STRING
+  error_type STRING,
+  extra JSON                          -- what another protocol sent that has no column (Segment)
 );
