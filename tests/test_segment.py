@@ -4,10 +4,14 @@ SDKs use, the mapping onto Beacon's schema, and the real Python SDKs end to end 
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import http.server
 import json
+import shutil
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from functions.ingest.segment import SPEC_EVENTS, event_type_for, to_beacon
+from functions.envelope import Envelope
+from functions.ingest.segment_api import SPEC_EVENTS, event_type_for, to_beacon
 from functions.load.core import load_messages
 from functions.local.duckdb_warehouse import DuckDBWarehouse
 from tests.support.ingest import Server, serve_ingest
@@ -321,10 +326,24 @@ class FlakyProxy:
                 status = 503 if proxy.requests == 1 else answer.status_code
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in answer.headers.items():
+                    if name.lower().startswith("access-control-") or name.lower() == "vary":
+                        self.send_header(name, value)
                 if status == 503:
                     self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", str(len(answer.content)))
                 self.end_headers()
                 self.wfile.write(answer.content)
+
+            def do_OPTIONS(self) -> None:
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = requests.options(proxy.target + self.path, headers=headers, timeout=10)
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.items():
+                    if name.lower().startswith("access-control-") or name.lower() == "vary":
+                        self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -355,6 +374,10 @@ def loaded(server: Server, tmp_path: Path) -> list[dict[str, Any]]:
     while batch := server.queue.claim(1000):
         server.queue.ack([m.message_id for m in batch])
         messages += batch
+    return loaded_from(messages, tmp_path)
+
+
+def loaded_from(messages: list[Any], tmp_path: Path) -> list[dict[str, Any]]:
     warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
     warehouse.ensure_tables()
     load_messages(messages, warehouse)
@@ -399,3 +422,178 @@ def test_rudder_sdk_python_events_land_once_despite_a_retry(server: Server, tmp_
         send_spec_events(client)
     assert proxy.requests >= 2
     check_landed_once(loaded(server, tmp_path))
+
+
+SDK_DIR = Path(__file__).resolve().parent / "sdk"
+NODE = shutil.which("node")
+needs_node_sdks = pytest.mark.skipif(
+    NODE is None or not (SDK_DIR / "node_modules").is_dir(),
+    reason="Node or the SDKs of tests/sdk are missing (scripts/setup-node-sdks.sh installs them)",
+)
+
+
+@needs_node_sdks
+@pytest.mark.parametrize("sdk", ["segment", "rudder"])
+def test_node_sdk_events_land_once_despite_a_retry(
+    server: Server, tmp_path: Path, sdk: str
+) -> None:
+    assert NODE is not None
+    with FlakyProxy(server.url) as proxy:
+        result = subprocess.run(
+            [NODE, str(SDK_DIR / "send.cjs"), sdk, proxy.url, KEY, "u-sdk"],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=SDK_DIR,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert proxy.requests >= 2
+    check_landed_once(loaded(server, tmp_path))
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+needs_browser_sdks = pytest.mark.skipif(
+    not CHROMIUM.exists() or not (SDK_DIR / "node_modules").is_dir(),
+    reason="Chromium (scripts/setup-chromium.sh) or tests/sdk's SDKs (scripts/setup-node-sdks.sh)"
+    " are missing",
+)
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>shop</title>
+<script src="/sdk/@segment/analytics-next/dist/umd/index.js"></script>
+<script src="/sdk/@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js"></script>
+</head><body>shop</body></html>"""
+SEGMENT_BROWSER = """async ({writeKey, apiHost, batching}) => {
+  const delivery = batching ? {strategy: "batching", config: {size: 4, timeout: 300}} : undefined;
+  const [analytics] = await AnalyticsNext.AnalyticsBrowser.load(
+    {writeKey, cdnSettings: {integrations: {"Segment.io": {apiKey: writeKey}},
+                             metrics: {sampleRate: 0}}},
+    {integrations: {"Segment.io": {apiHost, protocol: "http", deliveryStrategy: delivery}}});
+  await analytics.identify("u-web", {plan: "pro"});
+  await analytics.track("Order Completed", {total: 42, currency: "EUR"});
+  await analytics.track("Products Searched", {query: "plumber", result_count: 3});
+  await analytics.page("Docs", "Home");
+  return true;
+}"""
+RUDDER_BROWSER = """async ({writeKey, dataPlane, beacon}) => {
+  const ra = new rudderanalytics.RudderAnalytics();
+  ra.load(writeKey, dataPlane, {
+    getSourceConfig: () => ({source: {id: "beacon", name: "beacon", enabled: true, config: {},
+                                      destinations: []}}),
+    polyfillIfRequired: false, useBeacon: beacon, logLevel: "ERROR"});
+  await new Promise((resolve) => ra.ready(resolve));
+  ra.identify("u-web", {plan: "pro"});
+  ra.track("Order Completed", {total: 42, currency: "EUR"});
+  ra.track("Products Searched", {query: "plumber", result_count: 3});
+  ra.page("Docs", "Home");
+  return true;
+}"""
+
+
+@contextlib.contextmanager
+def shop_site() -> Iterator[str]:
+    """The web app's own origin: the page and the SDK bundles from tests/sdk."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(SDK_DIR / "node_modules"), **kwargs)
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/page.html"):
+                data = PAGE.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            self.path = self.path.removeprefix("/sdk")
+            super().do_GET()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_port}"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def wait_for_events(server: Server, tmp_path: Path, count: int) -> list[dict[str, Any]]:
+    """Collect what ingest publishes until COUNT events came (or 30 s), then load it all."""
+    messages: list[Any] = []
+    deadline = time.monotonic() + 30
+    events = 0
+    while events < count and time.monotonic() < deadline:
+        batch = server.queue.claim(1000)
+        server.queue.ack([m.message_id for m in batch])
+        messages += batch
+        events += sum(
+            len(e.records)
+            for e in map(Envelope.from_message, (m.data for m in batch))
+            if e.kind == "events"
+        )
+        time.sleep(0.1)
+    time.sleep(0.5)  # a duplicate sent right after would land now
+    messages += server.queue.claim(1000)
+    return loaded_from(messages, tmp_path)
+
+
+@needs_browser_sdks
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("sdk", "option"),
+    [("segment", False), ("segment", True), ("rudder", False), ("rudder", True)],
+    ids=["analytics-next", "analytics-next-batching", "rudder-xhr", "rudder-beacon"],
+)
+def test_browser_sdk_events_land_once(
+    server: Server, tmp_path: Path, sdk: str, option: bool
+) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    beacon = sdk == "rudder" and option  # sendBeacon sees no answer, so it cannot retry
+    with (
+        shop_site() as site,
+        FlakyProxy(server.url) as proxy,
+        playwright_api.sync_playwright() as driver,
+    ):
+        target = server.url if beacon else proxy.url
+        host = target.removeprefix("http://")
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(site + "/page.html")
+            if sdk == "segment":
+                page.evaluate(
+                    SEGMENT_BROWSER, {"writeKey": KEY, "apiHost": f"{host}/v1", "batching": option}
+                )
+            else:
+                page.evaluate(
+                    RUDDER_BROWSER, {"writeKey": KEY, "dataPlane": target, "beacon": option}
+                )
+            if sdk == "rudder" and option:
+                # The beacon transport sends when the page is left: what sendBeacon is for.
+                page.goto(site + "/page.html?next")
+            rows = wait_for_events(server, tmp_path, 4)
+        finally:
+            browser.close()
+    assert problems == []
+    if not beacon:
+        assert proxy.requests >= 2  # the first delivery was answered 503 and sent again
+    assert [r["event_type"] for r in rows] == ["identify", "page_view", "payment", "search"]
+    assert len({r["event_id"] for r in rows}) == 4  # once each, retry or not
+    assert {r["user_id"] for r in rows} == {"u-web"}
+    assert {r["platform"] for r in rows} == {"web"}
+    assert (rows[2]["revenue"], rows[2]["currency"]) == (42.0, "EUR")
+    assert rows[3]["query"] == "plumber"

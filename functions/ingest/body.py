@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Literal
 
-from functions.ingest import segment
-from functions.ingest.segment import SEGMENT_MAX_BATCH_EVENTS, Call
+from functions.ingest import segment_api
+from functions.ingest.segment_api import SEGMENT_MAX_BATCH_EVENTS, Call
 from functions.schema import (
     MAX_BATCH_EVENTS,
     MAX_REQUEST_BYTES,
@@ -209,7 +209,7 @@ def parse_segment(call: Call | None, document: Document, raw: bytes) -> Body:
             )
         messages = batch
     sent_at = value.get("sentAt") if call is None else None
-    events = [segment.to_beacon(message, call, sent_at) for message in messages]
+    events = [segment_api.to_beacon(message, call, sent_at) for message in messages]
     return Body(events, None, None, document.suspect, originals=messages)
 
 

@@ -39,7 +39,7 @@ from functions.ingest.responses import (
     json_response,
     log_request,
 )
-from functions.ingest.segment import SEGMENT_MAX_REQUEST_BYTES, Call
+from functions.ingest.segment_api import SEGMENT_MAX_REQUEST_BYTES, Call
 from functions.runtime import get_publisher
 from functions.schema import MAX_REQUEST_BYTES, FieldError, Rejection, validate_events
 from functions.settings import Settings
@@ -50,7 +50,7 @@ MAX_LISTED_ERRORS = 10  # and this many errors of each (bad_events keeps them al
 
 @dataclass(frozen=True)
 class Route:
-    """What a path accepts: Beacon's own events, or Segment's calls (see ingest/segment.py)."""
+    """What a path accepts: Beacon's own events, or Segment's calls (see ingest/segment_api.py)."""
 
     protocol: Literal["native", "segment"]
     kind: Kind  # native: single or batch
@@ -122,7 +122,7 @@ def _accept(
     read: list[bytes],
 ) -> flask.Response:
     received_at = now.isoformat()
-    segment = route.protocol == "segment"
+    is_segment = route.protocol == "segment"
     try:
         refused_type: BodyError | None = None
         try:
@@ -141,18 +141,18 @@ def _accept(
                 request.stream, request.content_length, request.headers.get("Content-Encoding")
             )
             read.append(raw)
-        if not segment:
+        if not is_segment:
             document = parse_raw(raw)
-            segment = is_segment_batch(document)
-            if not segment and refused_type is not None:
+            is_segment = is_segment_batch(document)
+            if not is_segment and refused_type is not None:
                 raise refused_type
-            if not segment and len(raw) > MAX_REQUEST_BYTES:
+            if not is_segment and len(raw) > MAX_REQUEST_BYTES:
                 raise BodyError(
                     413, "too_large", f"the body exceeds {MAX_REQUEST_BYTES} bytes", payload=raw
                 )
         body = (
             parse_segment(route.call, parse_raw(raw), raw)
-            if segment
+            if is_segment
             else parse_body(route.kind, raw)
         )
     except BodyError as err:
@@ -203,7 +203,7 @@ def _accept(
     )
     if (refused := _publish(out)) is not None:
         return _unavailable(refused, headers, log)
-    if segment:
+    if is_segment:
         # Segment's SDKs count exactly 200 as delivered (RudderStack's Python SDK retries any
         # other 2xx); 400 only when nothing of it can ever be accepted.
         status = 200 if accepted or not rejected else 400

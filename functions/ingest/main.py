@@ -7,7 +7,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from functions.ingest import segment
+from functions.ingest import segment_api
 from functions.ingest.cors import ALLOWED_METHODS, cors_headers, preflight_headers
 from functions.ingest.handler import Route, handle_post
 from functions.ingest.responses import error_response, json_response
@@ -18,11 +18,11 @@ ROUTES: dict[str, Route] = {
     "/v1/batch": Route("native", "batch"),  # a Segment {"batch": [...]} body is told apart
     **{
         path: Route("segment", "batch", None if target == "batch" else target)
-        for path, target in segment.PATHS.items()
+        for path, target in segment_api.PATHS.items()
         if target != "metrics"
     },
 }
-METRICS = frozenset(p for p, target in segment.PATHS.items() if target == "metrics")
+METRICS = frozenset(p for p, target in segment_api.PATHS.items() if target == "metrics")
 
 
 @functions_framework.http
