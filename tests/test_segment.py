@@ -24,6 +24,7 @@ from functions.envelope import Envelope
 from functions.ingest.segment_api import SPEC_EVENTS, event_type_for, to_beacon
 from functions.load.core import load_messages
 from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.rollup.runner import run_rollups
 from tests.support.ingest import Server, serve_ingest
 
 KEY = "k1"
@@ -381,6 +382,16 @@ def loaded_from(messages: list[Any], tmp_path: Path) -> list[dict[str, Any]]:
     warehouse = DuckDBWarehouse(tmp_path / "beacon.duckdb")
     warehouse.ensure_tables()
     load_messages(messages, warehouse)
+    today = datetime.now(UTC).date()
+    run_rollups(warehouse, start=today, end=today, churn_days=30)
+    # What the dashboard's revenue and search panels read (functions/query/reports.py).
+    panels = warehouse.query(
+        "SELECT (SELECT SUM(revenue) FROM revenue_daily WHERE date = @d AND currency = 'EUR')"
+        " AS revenue, (SELECT SUM(searches) FROM search_daily WHERE date = @d"
+        " AND query = 'plumber') AS searches",
+        {"d": today},
+    ).rows[0]
+    assert panels == {"revenue": 42.0, "searches": 1}
     rows = warehouse.query(
         "SELECT event_id, event_type, user_id, revenue, currency, page_url, platform,"
         " JSON_VALUE(properties, '$.query') AS query, timestamp FROM events"
