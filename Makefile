@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,8 +19,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test-deps.sh
-	$(BIN)/ruff format --check functions infra tests bench
-	$(BIN)/ruff check functions infra tests bench
+	$(BIN)/ruff format --check functions infra tests bench clients/python
+	$(BIN)/ruff check functions infra tests bench clients/python
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
