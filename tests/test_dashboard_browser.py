@@ -4,28 +4,19 @@ drawn, no console errors; screenshots in test-artifacts/ for a human to look at.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.support import pipeline_data
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.serve import REPO, serve_function
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "browser-test-token"
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PANELS = [
     "realtime", "kpis", "hourly", "revenue", "platforms", "funnel",
     "retention", "lifecycle", "search", "errors", "top",

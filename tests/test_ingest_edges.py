@@ -38,14 +38,6 @@ def batch_text(events: list[str]) -> bytes:
     return ('{"events":[' + ",".join(events) + "]}").encode()
 
 
-def published(server: Server) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(accepted records, bad_events rows) published since the last call."""
-    envelopes = server.published()
-    events = [r for e in envelopes if e.kind == "events" for r in e.records]
-    bad = [r for e in envelopes if e.kind == "bad_events" for r in e.records]
-    return events, bad
-
-
 def assert_only_poison_rejected(response: requests.Response, poison_index: int, total: int) -> dict:
     assert response.status_code == 202
     answer = response.json()
@@ -63,7 +55,7 @@ def test_a_lone_surrogate_rejects_its_event_and_keeps_the_other_499(server: Serv
     rejection = assert_only_poison_rejected(response, 250, 500)
     assert rejection["errors"][0]["field"] == "properties.query"
     assert "not valid Unicode" in rejection["errors"][0]["message"]
-    events, bad = published(server)
+    events, bad = server.records()
     assert sorted(e["event_id"] for e in events) == sorted(
         f"good-{i}" for i in range(500) if i != 250
     )
@@ -81,7 +73,7 @@ def test_bytes_that_are_not_utf8_reject_only_their_event_and_are_kept_escaped(
     response = server.post_raw("/v1/batch", body)
     rejection = assert_only_poison_rejected(response, 0, 2)
     assert rejection["errors"][0]["field"] == "user_id"
-    events, bad = published(server)
+    events, bad = server.records()
     assert [e["event_type"] for e in events] == ["b"]
     assert "\\udcff\\udcfe" in bad[0]["payload"]
 
@@ -107,7 +99,7 @@ def test_duplicate_keys_are_rejected_naming_the_key_and_both_values_are_kept(
     assert rejection["errors"] == [
         {"field": "user_id", "message": "duplicate key 'user_id' in one object"}
     ]
-    _, (row,) = published(server)
+    _, (row,) = server.records()
     assert '"user_id":"first"' in row["payload"] and '"user_id":"second"' in row["payload"]
     assert row["user_keys"] == ["second"]
 
@@ -116,7 +108,7 @@ def test_a_duplicate_key_in_the_batch_object_is_a_400_naming_it(server: Server) 
     response = server.post_raw("/v1/batch", b'{"events":[{"event_type":"a"}],"events":[]}')
     assert response.status_code == 400
     assert response.json()["message"] == "duplicate key 'events' in the batch object"
-    _, (row,) = published(server)
+    _, (row,) = server.records()
     assert row["reason"] == "invalid_batch"
 
 
@@ -130,7 +122,7 @@ def test_an_integer_of_5000_digits_rejects_its_event_and_its_digits_are_kept(
     assert rejection["errors"] == [
         {"field": "properties.n", "message": "integer of over 4,300 digits"}
     ]
-    _, (row,) = published(server)
+    _, (row,) = server.records()
     assert digits in row["payload"]
 
 
@@ -150,7 +142,7 @@ def test_times_at_the_calendars_ends_reject_their_event_only(
     rejection = assert_only_poison_rejected(response, 0, 2)
     assert rejection["errors"][0]["field"] == field
     assert "outside the years 0001 to 9999" in rejection["errors"][0]["message"]
-    events, bad = published(server)
+    events, bad = server.records()
     assert len(events) == 1 and len(bad) == 1
 
 
@@ -169,7 +161,7 @@ def test_a_batch_sent_at_year_one_rejects_each_event_it_would_move_out_of_range(
 def test_an_event_before_1970_is_accepted_unchanged(server: Server) -> None:
     moon = {"event_type": "landing", "timestamp": "1969-07-20T20:17:40Z"}
     assert server.post("/v1/events", moon).status_code == 202
-    (record,), _ = published(server)
+    (record,), _ = server.records()
     assert record["timestamp"] == "1969-07-20T20:17:40+00:00"
 
 
@@ -211,14 +203,14 @@ def test_an_answer_lists_twenty_rejections_and_counts_the_rest(server: Server) -
     answer = response.json()
     assert answer["rejected_count"] == 500
     assert [r["index"] for r in answer["rejected"]] == list(range(20))
-    _, rows = published(server)
+    _, rows = server.records()
     assert sorted(row["event_index"] for row in rows) == list(range(500))
 
 
 def test_an_unusable_body_that_is_not_utf8_is_kept_escaped(server: Server) -> None:
     response = server.post_raw("/v1/batch", b'{"events": [\xff')
     assert response.status_code == 400
-    _, (row,) = published(server)
+    _, (row,) = server.records()
     assert row["payload"] == '{"events": [\\xff'
     assert row["keys_extracted"] is False
 
@@ -293,7 +285,7 @@ def test_no_5xx_for_deep_nesting_inside_an_event(server: Server) -> None:
     # Too deep to parse is the whole body's fault (400); either way the body is kept.
     assert response.status_code == 400
     assert response.json()["message"] == "the JSON is nested too deeply"
-    _, (row,) = published(server)
+    _, (row,) = server.records()
     assert row["payload"].startswith('{"events":[{"event_type":"a"')
 
 
@@ -327,5 +319,5 @@ def test_with_one_trusted_proxy_the_last_forwarded_hop_is_the_client(tmp_path: P
     with serve_ingest(tmp_path, BEACON_TRUSTED_PROXIES="1") as server:
         headers = {**WEB, "X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
         assert server.post("/v1/events", {"event_type": "a"}, headers=headers).status_code == 202
-        (record,), _ = published(server)
+        (record,), _ = server.records()
     assert record["context"]["ip"] == "203.0.113.9"

@@ -38,13 +38,6 @@ def empty_queue(server: Server) -> None:
     server.published()
 
 
-def landed(server: Server) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    envelopes = server.published()
-    events = [r for e in envelopes if e.kind == "events" for r in e.records]
-    bad = [r for e in envelopes if e.kind == "bad_events" for r in e.records]
-    return events, bad
-
-
 def test_events_land_with_their_fields_and_the_ids_the_client_made(server: Server) -> None:
     client = Client(KEY, host=server.url, flush_interval=0.05)
     ids = [
@@ -58,7 +51,7 @@ def test_events_land_with_their_fields_and_the_ids_the_client_made(server: Serve
         client.error("TimeoutError", "upstream slow", user_id="u1"),
     ]
     assert client.flush(10)
-    events, bad = landed(server)
+    events, bad = server.records()
     assert bad == []
     assert [e["event_id"] for e in events] == ids
     by_type = {e["event_type"]: e for e in events}
@@ -77,7 +70,7 @@ def test_a_lost_answer_is_retried_and_counts_once(server: Server) -> None:
         ids = [client.track("a", user_id="u") for _ in range(3)]
         assert client.flush(10)
     assert proxy.requests == 2
-    events, _ = landed(server)
+    events, _ = server.records()
     # Ingest stored the batch twice; the ids the client made let the load keep one of each.
     assert sorted({e["event_id"] for e in events}) == sorted(ids)
     assert client.counts.sent == 3 and client.counts.failed == 0
@@ -129,7 +122,7 @@ def test_a_full_queue_drops_the_oldest_and_counts_it(server: Server) -> None:
         client.track("a", user_id=f"u{number}")
     assert client.counts.dropped_full == 2
     assert client.flush(10)
-    events, _ = landed(server)
+    events, _ = server.records()
     assert [e["user_id"] for e in events] == ["u2", "u3", "u4"]
 
 
@@ -147,7 +140,7 @@ def test_a_forked_worker_starts_empty_and_nothing_is_sent_twice(server: Server) 
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert client.flush(10)
-    events, _ = landed(server)
+    events, _ = server.records()
     assert sorted(e["user_id"] for e in events) == ["child", "parent-1", "parent-2"]
 
 
@@ -161,7 +154,7 @@ def test_the_process_flushes_at_exit(server: Server, tmp_path: Path) -> None:
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
-    events, _ = landed(server)
+    events, _ = server.records()
     assert [e["event_type"] for e in events] == ["at_exit"] * 3
 
 
@@ -214,7 +207,7 @@ def test_flask_records_route_templates_errors_and_business_events(server: Server
     assert status(web.get("/healthz")) == 200
     assert status(web.get("/nowhere")) == 404
     assert client.flush(10)
-    events, bad = landed(server)
+    events, bad = server.records()
     assert bad == []
     calls = [e for e in events if e["event_type"] == "api_call"]
     assert [(c["properties"]["route"], c["properties"]["status"], c["success"]) for c in calls] == [
@@ -241,7 +234,7 @@ def test_flask_init_app_for_app_factories_and_a_failing_user_callable(server: Se
     response.close()
     assert response.status_code == 200  # the callable's error stays ours
     assert client.flush(10)
-    (event,), _ = landed(server)
+    (event,), _ = server.records()
     assert event["properties"]["route"] == "/ping" and "user_id" not in event
 
 
@@ -263,7 +256,7 @@ def test_wsgi_middleware_records_any_framework_with_ids_taken_out(server: Server
         web.get("/fail/7")
     web.get("/healthz").close()
     assert client.flush(10)
-    events, _ = landed(server)
+    events, _ = server.records()
     routes = [(e["event_type"], e.get("properties", {}).get("route")) for e in events]
     assert routes == [
         ("api_call", "/orders/{id}/items/{id}"),

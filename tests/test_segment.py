@@ -25,6 +25,7 @@ from functions.ingest.segment_api import SPEC_EVENTS, event_type_for, to_beacon
 from functions.load.core import load_messages
 from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.rollup.runner import run_rollups
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.flaky import FlakyProxy
 from tests.support.ingest import Server, serve_ingest
 
@@ -42,13 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(autouse=True)
 def empty_queue(server: Server) -> None:
     server.published()
-
-
-def records(server: Server) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    envelopes = server.published()
-    events = [r for e in envelopes if e.kind == "events" for r in e.records]
-    bad = [r for e in envelopes if e.kind == "bad_events" for r in e.records]
-    return events, bad
 
 
 def post(server: Server, path: str, body: Any, **kwargs: Any) -> requests.Response:
@@ -180,7 +174,7 @@ def test_each_call_path_answers_exactly_200_and_stores_the_event(
     response = post(server, path, body)
     assert response.status_code == 200
     assert response.json()["success"] is True
-    (event,), bad = records(server)
+    (event,), bad = server.records()
     assert event["event_type"] == event_type and bad == []
 
 
@@ -194,7 +188,7 @@ def test_a_segment_batch_is_accepted_on_every_batch_path(server: Server, path: s
         "sentAt": datetime.now(UTC).isoformat(),
     }
     assert post(server, path, batch).status_code == 200
-    events, _ = records(server)
+    events, _ = server.records()
     assert [e["event_id"] for e in events] == [f"{path}-1", f"{path}-2"]
 
 
@@ -218,7 +212,7 @@ def test_the_write_key_is_taken_as_the_sdks_send_it(server: Server, auth: dict[s
 def test_a_wrong_key_anywhere_is_401_and_nothing_is_kept(server: Server) -> None:
     body = {"writeKey": "nope", "batch": [{"type": "track", "event": "a"}]}
     assert post(server, "/v1/batch", body, headers={}).status_code == 401
-    assert records(server) == ([], [])
+    assert server.records() == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -245,7 +239,7 @@ def test_good_messages_are_kept_and_each_bad_one_is_recorded(server: Server) -> 
     response = post(server, "/v1/batch", batch)
     assert response.status_code == 200
     assert response.json()["rejected_count"] == 2
-    events, bad = records(server)
+    events, bad = server.records()
     assert [e["event_id"] for e in events] == ["good"]
     assert sorted(r["event_index"] for r in bad) == [1, 2]
     # Rejections keep the message as the SDK sent it, with the user named for erasure.
@@ -270,7 +264,7 @@ def test_up_to_4_mb_is_accepted_and_more_is_413(server: Server) -> None:
 def test_analytics_js_metrics_are_answered_and_dropped(server: Server) -> None:
     response = post(server, "/v1/m", {"series": [{"type": "Counter"}]}, headers={})
     assert response.status_code == 200
-    assert records(server) == ([], [])
+    assert server.records() == ([], [])
 
 
 def test_a_preflight_allows_the_headers_the_sdk_asks_for(server: Server) -> None:
@@ -407,15 +401,6 @@ def test_node_sdk_events_land_once_despite_a_retry(
     check_landed_once(loaded(server, tmp_path))
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 needs_browser_sdks = pytest.mark.skipif(
     not CHROMIUM.exists() or not (SDK_DIR / "node_modules").is_dir(),
     reason="Chromium (scripts/setup-chromium.sh) or tests/sdk's SDKs (scripts/setup-node-sdks.sh)"

@@ -2,11 +2,5 @@
 SELECT received_at, reason, errors, payload
 FROM bad_events
 WHERE DATE(received_at) >= @since
-  AND (
-    @user_id IN UNNEST(user_keys)
-    OR (
-      keys_extracted IS NOT TRUE
-      AND REGEXP_CONTAINS(payload, @key_pattern)
-    )
-  )
+  AND {{ names_user }}
 ORDER BY received_at, request_id, event_index

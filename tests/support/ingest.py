@@ -39,6 +39,13 @@ class Server:
             envelopes += [Envelope.from_message(m.data) for m in messages]
         return envelopes
 
+    def records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(accepted event records, bad_events rows) published since the last call."""
+        envelopes = self.published()
+        events = [r for e in envelopes if e.kind == "events" for r in e.records]
+        bad = [r for e in envelopes if e.kind == "bad_events" for r in e.records]
+        return events, bad
+
     def published_kinds(self) -> dict[str, Envelope]:
         envelopes = self.published()
         by_kind = {e.kind: e for e in envelopes}
