@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean demo-flask
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 	$(BIN)/ruff check functions infra tests bench clients/python
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo-flask: $(STAMP)
+	$(BIN)/python clients/python/examples/flask_demo.py $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

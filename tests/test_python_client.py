@@ -276,3 +276,32 @@ def test_wsgi_middleware_records_any_framework_with_ids_taken_out(server: Server
 )
 def test_route_templates(path: str, template: str) -> None:
     assert route_template(path) == template
+
+
+def test_the_flask_demo_sends_api_calls_errors_and_searches(server: Server) -> None:
+    from tests.support.serve import REPO, free_port
+
+    demo = REPO / "clients" / "python" / "examples" / "flask_demo.py"
+    command = [
+        sys.executable,
+        str(demo),
+        f"--ingest={server.url}",
+        f"--write-key={KEY}",
+        f"--port={free_port()}",
+        "--requests=40",
+        "--pause=0",
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    events, bad = server.records()
+    kinds = {e["event_type"] for e in events}
+    assert {"api_call", "search"} <= kinds and bad == []
+    calls = [e for e in events if e["event_type"] == "api_call"]
+    assert len(calls) == 40
+    assert {c["properties"]["route"] for c in calls} <= {
+        "/orders/<int:order_id>",
+        "/search",
+        "/boom",
+    }
+    failed = [c for c in calls if not c["success"]]
+    assert len(failed) == sum(1 for e in events if e["event_type"] == "error")
