@@ -96,14 +96,19 @@ class BeaconMiddleware:
 
 
 class _Finishing:
-    """The app's response body, calling `done` once it has been sent (or abandoned)."""
+    """The app's response body, calling `done` once, when it has all been sent or closed.
+
+    Both ends count: a server calls close() after sending, but Werkzeug's development server
+    skips it when the client resets the connection while the server drains the request.
+    """
 
     def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
         self._body = body
         self._done: Callable[[], None] | None = done
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        yield from self._body
+        self._finish()
 
     def close(self) -> None:
         try:
@@ -111,6 +116,9 @@ class _Finishing:
             if close is not None:
                 close()
         finally:
-            if self._done is not None:
-                done, self._done = self._done, None
-                done()
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._done is not None:
+            done, self._done = self._done, None
+            done()

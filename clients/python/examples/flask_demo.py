@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     client = Client(args.write_key, host=args.ingest, platform="server")
     server = make_server("127.0.0.1", args.port, build_app(client), threaded=True)
+    # Request threads that server_close() waits for: a request is recorded when its response
+    # is closed, just after the caller has read it, so the last ones finish after the loop.
+    server.daemon_threads = False
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
     base_url = f"http://127.0.0.1:{server.server_port}"
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
     finally:
         server.shutdown()
+        server.server_close()
         client.flush(10)
         counts = client.counts
         print(f"events sent {counts.sent}, rejected {counts.rejected}, failed {counts.failed}")
