@@ -215,7 +215,11 @@ def parse_segment(call: Call | None, document: Document, raw: bytes) -> Body:
 
 def parse_body(kind: Kind, raw: bytes) -> Body:
     """The events of a /v1/events body (one event object) or a /v1/batch body."""
-    document = parse_raw(raw)
+    return native_body(kind, parse_raw(raw), raw)
+
+
+def native_body(kind: Kind, document: Document, raw: bytes) -> Body:
+    """parse_body for a body already parsed (ingest parses once, then looks at its shape)."""
     value = document.value
     if kind == "single":
         if not isinstance(value, dict):

@@ -28,7 +28,7 @@ from functions.ingest.body import (
     Kind,
     check_content_type,
     is_segment_batch,
-    parse_body,
+    native_body,
     parse_raw,
     parse_segment,
     read_body,
@@ -141,8 +141,13 @@ def _accept(
                 request.stream, request.content_length, request.headers.get("Content-Encoding")
             )
             read.append(raw)
+        try:
+            document = parse_raw(raw)  # parsed once, whichever protocol it turns out to be
+        except BodyError:
+            if refused_type is not None:
+                raise refused_type from None
+            raise
         if not is_segment:
-            document = parse_raw(raw)
             is_segment = is_segment_batch(document)
             if not is_segment and refused_type is not None:
                 raise refused_type
@@ -151,9 +156,9 @@ def _accept(
                     413, "too_large", f"the body exceeds {MAX_REQUEST_BYTES} bytes", payload=raw
                 )
         body = (
-            parse_segment(route.call, parse_raw(raw), raw)
+            parse_segment(route.call, document, raw)
             if is_segment
-            else parse_body(route.kind, raw)
+            else native_body(route.kind, document, raw)
         )
     except BodyError as err:
         row = bad_event_row(
