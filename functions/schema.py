@@ -139,8 +139,10 @@ def _integer(digits: str) -> int | LongInteger:
         return LongInteger(digits)
 
 
-# json.loads builds a decoder per call; these are built once. The pairs hook costs about 0.2 us
-# per object; the integer hook only runs when the fast decoder refused an integer.
+# json.loads builds a decoder per call; these are built once. The pairs hook is a Python call per
+# object: measured, a batch of 100 events of 3 objects each decodes in 366 us against 170 us
+# without it (0.65 us an object), the price of refusing duplicate keys. The integer hook only
+# runs when the fast decoder refused an integer.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_object)
 _LONG_INTEGER_DECODER = json.JSONDecoder(
     parse_constant=_refuse_constant, object_pairs_hook=_object, parse_int=_integer
