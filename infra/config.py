@@ -20,24 +20,11 @@ from functions.settings import Settings, SettingsError, declarations
 
 @dataclass(frozen=True)
 class InfraConfig:
-    project: str  # gcp:project
-    region: str  # gcp:region, where functions, scheduler jobs and the bucket live
+    """The deployment's own keys; every function setting (dataset, topic, retention, budget,
+    recipients, ...) is read from `app`, which holds them once."""
+
     prefix: str  # names every resource: <prefix>-ingest, <prefix>-events, ...
-    dataset: str
-    bigquery_location: str
-    topic: str
-    retention_days: int  # raw tables (events, bad_events): partition expiration
-    rollup_retention_days: int  # every other table
-    daily_budget_usd: float
     billing_account: str | None  # set: a Cloud Billing budget with e-mail notifications
-    alert_recipients: tuple[str, ...]
-    alert_from: str
-    allowed_origins: tuple[str, ...]
-    reporting_currency: str  # ISO 4217 code the rollups add money up in
-    smtp_host: str
-    smtp_port: int
-    smtp_user: str
-    smtp_security: str
     max_instances: int  # ingest, load and query; rollup and alerts run one at a time
     max_delivery_attempts: int  # Pub/Sub deliveries to load before a message is dead-lettered
     deletion_protection: bool  # tables refuse `pulumi destroy` while true
@@ -45,6 +32,14 @@ class InfraConfig:
     admin_tokens: pulumi.Output[str]  # secret, comma list
     smtp_password: pulumi.Output[str] | None  # secret; None when the relay needs no password
     app: Settings  # every function setting, from its config key or its declared default
+
+    @property
+    def project(self) -> str:  # gcp:project
+        return self.app.gcp_project
+
+    @property
+    def region(self) -> str:  # gcp:region, where functions, scheduler jobs and the bucket live
+        return self.app.gcp_region
 
 
 def config_key(declared_config: str) -> tuple[str, str]:
@@ -83,24 +78,8 @@ def load_config() -> InfraConfig:
         raise ValueError("maxDeliveryAttempts must be between 5 and 100")
     deletion_protection = beacon.get_bool("deletionProtection")
     return InfraConfig(
-        project=app.gcp_project,
-        region=app.gcp_region,
         prefix=beacon.get("prefix") or "beacon",
-        dataset=app.dataset,
-        bigquery_location=app.bigquery_location,
-        topic=app.topic,
-        retention_days=app.retention_days,
-        rollup_retention_days=app.rollup_retention_days,
-        daily_budget_usd=app.daily_budget_usd,
         billing_account=beacon.get("billingAccount") or None,
-        alert_recipients=app.alert_recipients,
-        alert_from=app.alert_from,
-        allowed_origins=app.allowed_origins,
-        reporting_currency=app.reporting_currency,
-        smtp_host=app.smtp_host,
-        smtp_port=app.smtp_port,
-        smtp_user=app.smtp_user,
-        smtp_security=app.smtp_security,
         max_instances=beacon.get_int("maxInstances") or 10,
         max_delivery_attempts=max_delivery_attempts,
         deletion_protection=True if deletion_protection is None else deletion_protection,

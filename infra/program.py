@@ -44,15 +44,15 @@ def build(config: InfraConfig | None = None) -> Pipeline:
         "warehouse",
         WarehouseArgs(
             cfg.project,
-            cfg.dataset,
-            cfg.bigquery_location,
-            cfg.retention_days,
-            cfg.rollup_retention_days,
+            cfg.app.dataset,
+            cfg.app.bigquery_location,
+            cfg.app.retention_days,
+            cfg.app.rollup_retention_days,
             cfg.deletion_protection,
         ),
         after_apis,
     )
-    messaging = Messaging("messaging", MessagingArgs(cfg.project, cfg.topic), after_apis)
+    messaging = Messaging("messaging", MessagingArgs(cfg.project, cfg.app.topic), after_apis)
     secret_values = {"write-keys": cfg.write_keys, "admin-tokens": cfg.admin_tokens}
     if cfg.smtp_password is not None:
         secret_values["smtp-password"] = cfg.smtp_password
@@ -69,7 +69,7 @@ def build(config: InfraConfig | None = None) -> Pipeline:
         "delivery",
         DeliveryArgs(
             project=cfg.project,
-            subscription_name=f"{cfg.topic}-load",
+            subscription_name=f"{cfg.app.topic}-load",
             topic=messaging.topic,
             dead_letter_topic=messaging.dead_letter_topic,
             load_url=functions.urls["load"],
@@ -96,7 +96,7 @@ def build(config: InfraConfig | None = None) -> Pipeline:
         budget = Budget(
             "budget",
             BudgetArgs(
-                cfg.project, cfg.billing_account, cfg.daily_budget_usd, cfg.alert_recipients
+                cfg.project, cfg.billing_account, cfg.app.daily_budget_usd, cfg.app.alert_recipients
             ),
             after_apis,
         )
