@@ -4,11 +4,14 @@ and the Flask extension and WSGI middleware record requests and crashes without 
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,20 @@ def test_retry_after_is_honoured_and_the_backoff_is_jittered() -> None:
     assert pauses[0] >= 2.0 and 0 <= pauses[1] <= 1.0
     assert sender.counts.sent == 1
     assert all(0 <= retry_pause(5, 0.5, 3.0, None) <= 3.0 for _ in range(100))
+
+
+def test_a_retry_carries_its_own_sent_at_so_the_clock_correction_stays_right() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def transport(url: str, data: bytes, *args: Any) -> Answer:
+        bodies.append(json.loads(gzip.decompress(data)))
+        return Answer(503 if len(bodies) == 1 else 202, 0.05, {"accepted": 1})
+
+    sender = Sender("http://x/v1/batch", KEY, Counts(), transport=transport, backoff_base=0.01)
+    assert sender.send([{"event_type": "a", "event_id": "e-1"}])
+    first, second = (datetime.fromisoformat(b["sent_at"]) for b in bodies)
+    assert second - first >= timedelta(seconds=0.05)
+    assert bodies[0]["events"] == bodies[1]["events"] == [{"event_type": "a", "event_id": "e-1"}]
 
 
 @pytest.mark.parametrize(

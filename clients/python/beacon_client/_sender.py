@@ -79,9 +79,15 @@ def _json(raw: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def encode_batch(events: Sequence[dict[str, Any]]) -> bytes:
-    body = {"events": list(events), "sent_at": datetime.now(UTC).isoformat()}
-    return gzip.compress(json.dumps(body, separators=(",", ":"), default=str).encode(), 6)
+def encode_events(events: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(list(events), separators=(",", ":"), default=str)
+
+
+def encode_batch(events_json: str) -> bytes:
+    """The gzipped body of one attempt. Its sent_at is now: ingest corrects the app's clock by
+    received_at - sent_at, so a retry that kept the first attempt's would shift every event."""
+    sent_at = json.dumps(datetime.now(UTC).isoformat())
+    return gzip.compress(f'{{"events":{events_json},"sent_at":{sent_at}}}'.encode(), 6)
 
 
 @dataclass
@@ -101,7 +107,7 @@ class Sender:
 
         DEADLINE (time.monotonic): stop retrying then, counting the batch as failed.
         """
-        data = encode_batch(events)
+        events_json = encode_events(events)
         headers = {
             "Authorization": f"Bearer {self.write_key}",
             "Content-Type": "application/json",
@@ -109,7 +115,7 @@ class Sender:
             "User-Agent": USER_AGENT,
         }
         for attempt in range(1, self.max_retries + 2):
-            answer = self.transport(self.url, data, headers, self.timeout)
+            answer = self.transport(self.url, encode_batch(events_json), headers, self.timeout)
             if 200 <= answer.status < 300 or answer.status == 400:
                 accepted = int(
                     answer.body.get("accepted", len(events) if answer.status < 300 else 0)
