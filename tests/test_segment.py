@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +26,7 @@ from functions.rollup.runner import run_rollups
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.flaky import FlakyProxy
 from tests.support.ingest import Server, serve_ingest
+from tests.support.site import serve_site
 
 KEY = "k1"
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()}
@@ -437,37 +436,9 @@ RUDDER_BROWSER = """async ({writeKey, dataPlane, beacon}) => {
 }"""
 
 
-@contextlib.contextmanager
-def shop_site() -> Iterator[str]:
+def shop_site() -> contextlib.AbstractContextManager[str]:
     """The web app's own origin: the page and the SDK bundles from tests/sdk."""
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(SDK_DIR / "node_modules"), **kwargs)
-
-        def do_GET(self) -> None:
-            if self.path.startswith("/page.html"):
-                data = PAGE.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                return
-            self.path = self.path.removeprefix("/sdk")
-            super().do_GET()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=site.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{site.server_port}"
-    finally:
-        site.shutdown()
-        site.server_close()
+    return serve_site(SDK_DIR / "node_modules", {"/page.html": PAGE}, strip="/sdk")
 
 
 def wait_for_events(server: Server, tmp_path: Path, count: int) -> list[dict[str, Any]]:

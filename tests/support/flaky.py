@@ -11,11 +11,13 @@ import requests
 
 class FlakyProxy:
     """Forwards to ingest; answers the first request 503 after ingest stored it, so the SDK's
-    retry sends the same messages again (what a lost answer does)."""
+    retry sends the same messages again (what a lost answer does). LOSE_FIRST=False forwards
+    every answer as it is. `sizes` records each POST body's length."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, lose_first: bool = True) -> None:
         self.target = target
         self.requests = 0
+        self.sizes: list[int] = []
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -27,13 +29,15 @@ class FlakyProxy:
                     proxy.target + self.path, data=body, headers=headers, timeout=10
                 )
                 proxy.requests += 1
-                status = 503 if proxy.requests == 1 else answer.status_code
+                proxy.sizes.append(len(body))
+                lost = lose_first and proxy.requests == 1
+                status = 503 if lost else answer.status_code
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 for name, value in answer.headers.items():
                     if name.lower().startswith("access-control-") or name.lower() == "vary":
                         self.send_header(name, value)
-                if status == 503:
+                if lost:
                     self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", str(len(answer.content)))
                 self.end_headers()
