@@ -67,7 +67,8 @@ def test_live_demo_stops_on_ctrl_c_with_every_accepted_event_in_duckdb(
     assert "the first 2 minutes are an error spike, on purpose" in output
     history = re.search(r"^accepted (\d+), rejected 0", output, re.MULTILINE)
     live = re.search(
-        r"^live demo: sent (\d+) events \(accepted (\d+), rejected 0, dropped 0\)",
+        r"^live demo: sent (\d+) events through beacon-client"
+        r" \(accepted (\d+), rejected 0, dropped 0\)",
         output,
         re.MULTILINE,
     )

@@ -70,6 +70,8 @@ def test_the_module_is_under_3_kb_minified_and_gzipped() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     gzipped = int(result.stdout.split(" minified, ")[1].split()[0])
     assert 500 < gzipped <= 3072
+    stated = f"{gzipped:,} bytes minified and gzipped"
+    assert stated in (CLIENT_DIR / "README.md").read_text(), "the README states what was measured"
 
 
 # -- in Chromium, against the real ingest ------------------------------------------------------

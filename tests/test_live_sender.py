@@ -1,7 +1,9 @@
-"""LiveSender against a loopback HTTP server: it sends what is due, and stops promptly."""
+"""LiveSender against a loopback HTTP server: it tracks what is due through the Python client,
+and stops promptly."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -29,7 +31,10 @@ class Recorder:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                data = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    data = gzip.decompress(data)
+                body = json.loads(data)
                 recorder.requests += 1
                 accepted = body["events"] if recorder.status == 202 else []
                 recorder.event_ids += [event["event_id"] for event in accepted]
@@ -90,7 +95,8 @@ def test_sends_the_events_already_due_and_holds_back_later_ones(ingest: Recorder
     live.stop()
 
     assert ingest.event_ids == [event["event_id"] for event in events[:4]]
-    assert (live.report.sent, live.report.accepted, live.dropped) == (4, 4, 0)
+    assert (live.report.sent, live.report.accepted, live.dropped, live.unsent) == (4, 4, 0, 0)
+    assert live.tracked == 4
 
 
 def test_a_finite_stream_ends_the_sender(ingest: Recorder) -> None:
@@ -102,15 +108,51 @@ def test_a_finite_stream_ends_the_sender(ingest: Recorder) -> None:
     assert len(ingest.event_ids) == 2
 
 
-def test_stop_cuts_a_retry_pause_short_and_counts_the_batch_unsent(
+def test_stop_waits_at_most_its_timeout_for_a_failing_ingest_and_counts_the_unsent(
     failing_ingest: Recorder,
 ) -> None:
-    live = LiveSender(stream(-1, 0), failing_ingest.url, "k", tick_seconds=0.01, clock=lambda: NOW)
+    live = LiveSender(
+        stream(-1, 0), failing_ingest.url, "k", tick_seconds=0.01, clock=lambda: NOW, max_retries=2
+    )
     live.start()
     wait_until(lambda: failing_ingest.requests >= 1)
+    started = time.monotonic()
+    live.stop(timeout=0.3)
+
+    assert time.monotonic() - started < 2
+    assert not live.running
+    assert (live.report.sent, live.dropped, live.unsent) == (0, 0, 2)
+    assert failing_ingest.event_ids == []
+
+
+def test_events_keep_their_own_timestamps_and_fields(ingest: Recorder) -> None:
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "payment",
+            "timestamp": "2025-03-14T09:59:58Z",
+            "user_id": "u-1",
+            "platform": "ios",
+            "revenue": 9.5,
+            "currency": "EUR",
+            "properties": {"provider_id": "p-1"},
+        }
+    ]
+    bodies: list[dict[str, Any]] = []
+    live = LiveSender(iter(events), ingest.url, "k", tick_seconds=0.01, clock=lambda: NOW)
+    real_send = live.client.sender.transport
+
+    def recording(url: str, data: bytes, headers: dict[str, str], timeout: float) -> Any:
+        bodies.append(json.loads(gzip.decompress(data)))
+        return real_send(url, data, headers, timeout)
+
+    live.client.sender.transport = recording
+    live.start()
+    wait_until(lambda: len(ingest.event_ids) >= 1)
     live.stop()
 
-    assert not live.running
-    # Had it waited out its retries, the batch would have failed and been dropped instead.
-    assert (live.report.sent, live.dropped) == (0, 0)
-    assert failing_ingest.event_ids == []
+    (sent,) = bodies[0]["events"]
+    assert datetime.fromisoformat(sent.pop("timestamp")) == NOW - timedelta(seconds=2)
+    expected = dict(events[0])
+    del expected["timestamp"]
+    assert sent == expected

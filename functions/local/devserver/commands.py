@@ -331,9 +331,10 @@ def run_dev(args: argparse.Namespace) -> int:
     drained = pipeline.stop()  # stops the live stream before ingest, so all it sent is queued
     if live is not None:
         report = live.report
+        unsent = f", unsent {live.unsent}" if live.unsent else ""
         print(
-            f"live demo: sent {report.sent} events (accepted {report.accepted}, "
-            f"rejected {report.rejected}, dropped {live.dropped})",
+            f"live demo: sent {report.sent} events through beacon-client (accepted "
+            f"{report.accepted}, rejected {report.rejected}, dropped {live.dropped}{unsent})",
             flush=True,
         )
     if not drained:
@@ -411,7 +412,8 @@ def _start_live(
     live = sender.LiveSender(events, options.url("ingest"), options.write_key)
     pipeline.start_feed(live)
     print(
-        f"live demo: {rate:g} events/s to {options.url('ingest')}, timestamped now "
+        f"live demo: {rate:g} events/s to {options.url('ingest')} through the Python client "
+        "(beacon-client), timestamped now "
         "(--live-rate, 0 turns it off)",
         flush=True,
     )

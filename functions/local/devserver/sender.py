@@ -5,14 +5,14 @@ answer that got lost cannot double-count); a 4xx other than 429 is the client's 
 reported, not retried. Setting `stop` ends sending between batches and cuts a retry's pause short,
 so Ctrl-C never waits out a backoff.
 
-`LiveSender` sends an endless, timestamped stream (demo.live_events) as each event comes due.
+`LiveSender` tracks an endless, timestamped stream (demo.live_events) through the Python client as
+each event comes due.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import logging
 import sys
 import threading
 import time
@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import requests
+from beacon_client import Client
 
 from functions.retry import backoff_delay
-
-logger = logging.getLogger(__name__)
 
 BATCH_PATH = "/v1/batch"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -177,12 +176,13 @@ def _due_at(event: Mapping[str, Any]) -> datetime:
 
 
 class LiveSender:
-    """A daemon thread that sends each event of a timestamped stream once its time has come.
+    """A daemon thread that tracks each event of a timestamped stream, through the Python client
+    (`beacon_client.Client`) as an app would, once its time has come.
 
-    Every tick, the events now due go out as one batch (more when it fell behind), so the
-    events reach ingest with timestamps of about now. stop() ends it between batches; a batch
-    refused (4xx) or still failing after its retries is logged and dropped, and the stream goes
-    on: a demo should not stop over one bad moment.
+    Every tick the events now due are handed to the client, which batches, gzips and retries
+    them in its own thread, so the events reach ingest with timestamps of about now. stop() ends
+    the stream and flushes what the client holds within its timeout; the client's counts say
+    what became of every event.
     """
 
     def __init__(
@@ -193,16 +193,38 @@ class LiveSender:
         *,
         tick_seconds: float = 1.0,
         clock: Callable[[], datetime] = _utc_now,
+        max_retries: int = 8,
     ) -> None:
         self._events = events
-        self._base_url = base_url
-        self._write_key = write_key
         self._tick = tick_seconds
         self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="beacon-live-demo", daemon=True)
-        self.report = SendReport()  # read it after stop()
-        self.dropped = 0  # events of batches that kept failing
+        self.client = Client(
+            write_key,
+            host=base_url,
+            batch_size=MAX_BATCH,
+            flush_interval=tick_seconds,
+            max_retries=max_retries,
+            platform=None,  # each demo event names its own
+        )
+        self.tracked = 0
+
+    @property
+    def report(self) -> SendReport:
+        counts = self.client.counts
+        answered = counts.sent + counts.rejected
+        return SendReport(sent=answered, accepted=counts.sent, rejected=counts.rejected)
+
+    @property
+    def dropped(self) -> int:
+        """Events refused for good, still failing after the retries, or left out of a full queue."""
+        return self.client.counts.failed + self.client.counts.dropped_full
+
+    @property
+    def unsent(self) -> int:
+        """Events the client still held when stop() gave up waiting."""
+        return self.tracked - self.report.sent - self.dropped
 
     def start(self) -> None:
         self._thread.start()
@@ -211,38 +233,21 @@ class LiveSender:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Stop sending and wait for the batch in flight (its POST times out after 30 s)."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the stream, then send what the client holds, waiting at most TIMEOUT seconds."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=timeout)
+        self.client.close(timeout)
 
     def _run(self) -> None:
-        with requests.Session() as http:
-            upcoming = next(self._events, None)
-            while upcoming is not None and not self._stop.is_set():
-                now = self._clock()
-                due: list[dict[str, Any]] = []
-                while upcoming is not None and _due_at(upcoming) <= now and len(due) < MAX_BATCH:
-                    due.append(upcoming)
-                    upcoming = next(self._events, None)
-                if due:
-                    self._send(http, due)
-                if len(due) < MAX_BATCH:  # caught up: wait for the next tick
-                    self._stop.wait(self._tick)
-
-    def _send(self, http: requests.Session, events: Sequence[dict[str, Any]]) -> None:
-        try:
-            part = send_events(
-                events,
-                self._base_url,
-                self._write_key,
-                batch_size=MAX_BATCH,
-                stop=self._stop,
-                session=http,
-            )
-        except SendFailed as exc:
-            self.dropped += len(events)
-            logger.warning("live demo: %d events dropped: %s", len(events), exc)
-            return
-        self.report.add(part)
+        upcoming = next(self._events, None)
+        while upcoming is not None and not self._stop.is_set():
+            now = self._clock()
+            while upcoming is not None and _due_at(upcoming) <= now:
+                fields = dict(upcoming)
+                at = datetime.fromisoformat(str(fields.pop("timestamp")))
+                self.client.track(**fields, timestamp=at)
+                self.tracked += 1
+                upcoming = next(self._events, None)
+            self._stop.wait(self._tick)
