@@ -46,7 +46,7 @@ from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.local.localqueue import LocalQueue
 from functions.local.worker import QueueWorker
 from functions.schema import validate_events
-from functions.warehouse import QueryResult
+from functions.warehouse import QueryResult, RefusedRow
 
 EVENTS_PER_MESSAGE = 100  # what one /v1/batch request of the demo sender publishes
 PUBLISH_MESSAGES = 50  # messages per publish call while filling the queue (not timed)
@@ -72,8 +72,8 @@ class NullWarehouse:
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
-        return None
+    ) -> list[RefusedRow]:
+        return []
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         return QueryResult(rows=[], bytes_billed=0, columns=[])

@@ -146,6 +146,12 @@ class Settings:
         "cloud)",
         shown_default="(none: BigQuery itself)",
     )
+    bigquery_write_endpoint: str = setting(
+        "",
+        "host:port of a BigQuery emulator's gRPC server, for the Storage Write API the load "
+        "function appends rows through (tests; never set in the cloud)",
+        shown_default="(none: BigQuery itself)",
+    )
     topic: str = setting(
         "beacon-events",
         "Pub/Sub topic; the dead-letter topic is `<topic>-dead-letter`",

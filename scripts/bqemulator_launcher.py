@@ -1,7 +1,8 @@
-"""Start the BigQuery emulator (bqemulator 1.4.0) offline, on the REST port given.
+"""Start the BigQuery emulator (bqemulator 1.4.0) offline, on the REST and gRPC ports given.
 
 Run with .venv-bqemu's Python (scripts/setup-bqemulator.sh makes it):
-    .venv-bqemu/bin/python scripts/bqemulator_launcher.py PORT [PROJECT]
+    .venv-bqemu/bin/python scripts/bqemulator_launcher.py PORT [PROJECT [GRPC_PORT]]
+The gRPC port serves the Storage Write API (AppendRows); 0, the default, picks any free one.
 bqemulator loads DuckDB's spatial extension at start-up, which means a download; offline that
 fails and stops the server. Beacon has no GEOGRAPHY columns, so the loader becomes a no-op.
 """
@@ -13,8 +14,9 @@ import sys
 
 def main(argv: list[str]) -> None:
     if len(argv) < 1:
-        raise SystemExit("usage: bqemulator_launcher.py PORT [PROJECT]")
+        raise SystemExit("usage: bqemulator_launcher.py PORT [PROJECT [GRPC_PORT]]")
     port, project = argv[0], (argv[1] if len(argv) > 1 else "beacon-test")
+    grpc_port = argv[2] if len(argv) > 2 else "0"
 
     from bqemulator.storage.engine import DuckDBEngine
 
@@ -31,7 +33,7 @@ def main(argv: list[str]) -> None:
             "--rest-host=127.0.0.1",
             f"--rest-port={port}",
             "--grpc-host=127.0.0.1",
-            "--grpc-port=0",
+            f"--grpc-port={grpc_port}",
             "--ephemeral",
             f"--project={project}",
             "--log-level=warning",

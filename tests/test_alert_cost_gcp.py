@@ -19,7 +19,7 @@ from sqlglot import exp
 from functions.alerts.checks import BYTES_PER_TIB, WARNING
 from functions.alerts.runner import CHECKS
 from functions.settings import Settings
-from functions.warehouse import QueryResult
+from functions.warehouse import QueryResult, RefusedRow
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ class RecordingWarehouse:
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
+    ) -> list[RefusedRow]:
         raise AssertionError("the cost check writes nothing")
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:

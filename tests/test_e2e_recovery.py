@@ -20,7 +20,7 @@ from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.local.localqueue import LocalQueue
 from functions.local.worker import QueueWorker
 from functions.schema import validate_events
-from functions.warehouse import QueryResult, WarehouseError
+from functions.warehouse import QueryResult, RefusedRow, WarehouseError
 
 NOW = datetime(2025, 4, 2, 9, 30, tzinfo=UTC)
 
@@ -39,11 +39,11 @@ class FailingWarehouse:
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
+    ) -> list[RefusedRow]:
         if self.refused < self.failures:
             self.refused += 1
             raise WarehouseError("warehouse unavailable (simulated outage)")
-        self.inner.insert_rows(table, rows, row_ids=row_ids)
+        return self.inner.insert_rows(table, rows, row_ids=row_ids)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         return self.inner.query(sql, params)

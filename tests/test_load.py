@@ -14,7 +14,7 @@ from functions.bus import Message
 from functions.envelope import Envelope
 from functions.load.core import LoadHandler, load_messages
 from functions.local.duckdb_warehouse import DuckDBWarehouse
-from functions.warehouse import QueryResult, WarehouseError
+from functions.warehouse import QueryResult, RefusedRow, WarehouseError
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NOW = RECEIVED + timedelta(seconds=3)
@@ -189,7 +189,7 @@ class FailingWarehouse:
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
+    ) -> list[RefusedRow]:
         self.attempts += 1
         raise WarehouseError("backend unavailable")
 

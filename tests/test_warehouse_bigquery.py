@@ -1,6 +1,7 @@
-"""The BigQuery adapter: against the bqemulator where it behaves like BigQuery, and at the wire
-level (a loopback HTTP recorder) for what the emulator does not do: insertId de-duplication and
-insertErrors answers."""
+"""The BigQuery adapter: against the bqemulator where it behaves like BigQuery (rows appended
+through its Storage Write API), and at the wire level (a loopback HTTP recorder) for the REST
+calls whose exact shape is the point. The Storage Write API at the wire level, for what the
+emulator does not do (row errors), is in test_storage_write.py."""
 
 from __future__ import annotations
 
@@ -23,11 +24,8 @@ from google.cloud import bigquery
 from functions.catalogue import tables
 from functions.warehouse import WarehouseError
 from functions.warehouse.bigquery import (
-    MAX_BYTES_PER_REQUEST,
-    MAX_ROWS_PER_REQUEST,
     BigQueryWarehouse,
     as_transaction,
-    chunks,
     query_parameter,
 )
 from tests.support.bqemulator import PROJECT, client_for
@@ -58,7 +56,7 @@ def event_row(event_id: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
-# -- pure: parameter typing and request chunking ----------------------------------------------
+# -- pure: parameter typing ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -91,25 +89,7 @@ def test_list_parameters_become_typed_arrays() -> None:
         query_parameter("mixed", ["a", 1])
 
 
-def test_requests_hold_at_most_500_rows() -> None:
-    rows = [{"n": n} for n in range(2 * MAX_ROWS_PER_REQUEST + 200)]
-    ids = [f"id{n}" for n in range(len(rows))]
-    batches = list(chunks(rows, ids))
-    assert [len(batch) for batch, _ in batches] == [500, 500, 200]
-    assert [row_id for _, batch_ids in batches for row_id in batch_ids or []] == ids
-
-
-def test_requests_stay_under_the_byte_limit() -> None:
-    big = "x" * (1024 * 1024)  # 1 MiB per row: nine fit, the tenth starts a new request
-    rows = [{"payload": big} for _ in range(20)]
-    batches = list(chunks(rows, None))
-    assert len(batches) > 2
-    for batch, batch_ids in batches:
-        assert batch_ids is None
-        assert sum(len(json.dumps(row)) for row in batch) <= MAX_BYTES_PER_REQUEST
-
-
-# -- wire level: a loopback server recording the client's insertAll requests -----------------
+# -- wire level: a loopback server recording the client's REST requests ----------------------
 
 
 class Recorder:
@@ -162,55 +142,21 @@ def recorded_warehouse(url: str) -> BigQueryWarehouse:
     return BigQueryWarehouse(client_for(url), "beacon", location="US", max_bytes_billed=10**9)
 
 
-def test_each_row_carries_its_event_id_as_insert_id(recorder: tuple[Recorder, str]) -> None:
-    record, url = recorder
-    rows = [event_row(f"evt-{n}") for n in range(3)]
-    recorded_warehouse(url).insert_rows("events", rows, row_ids=[r["event_id"] for r in rows])
-    sent = record.bodies[0]["rows"]
-    assert [r["insertId"] for r in sent] == ["evt-0", "evt-1", "evt-2"]
-    assert [r["json"]["event_id"] for r in sent] == ["evt-0", "evt-1", "evt-2"]
-    # JSON columns travel as JSON text, timestamps as ISO 8601.
-    assert json.loads(sent[0]["json"]["properties"]) == rows[0]["properties"]
-    assert datetime.fromisoformat(sent[0]["json"]["timestamp"]) == NOON
-
-
-def test_large_inserts_are_split_into_requests(recorder: tuple[Recorder, str]) -> None:
-    record, url = recorder
-    rows = [event_row(f"evt-{n}") for n in range(1_100)]
-    recorded_warehouse(url).insert_rows("events", rows, row_ids=[r["event_id"] for r in rows])
-    assert [len(body["rows"]) for body in record.bodies] == [500, 500, 100]
-
-
-def test_insert_errors_answer_raises_with_the_first_errors(
-    recorder: tuple[Recorder, str],
-) -> None:
-    record, url = recorder
-    record.answer = (
-        200,
-        {
-            "insertErrors": [
-                {"index": 1, "errors": [{"reason": "invalid", "message": "no such field: colour"}]}
-            ]
-        },
-    )
-    with pytest.raises(WarehouseError, match="no such field: colour"):
-        recorded_warehouse(url).insert_rows("events", [event_row("a"), event_row("b")])
-
-
-def test_api_error_raises_warehouse_error(recorder: tuple[Recorder, str]) -> None:
-    record, url = recorder
-    record.answer = (400, {"error": {"code": 400, "message": "table is being deleted"}})
-    with pytest.raises(WarehouseError, match="table is being deleted"):
-        recorded_warehouse(url).insert_rows("events", [event_row("a")], row_ids=["a"])
-
-
 # -- against the emulator ---------------------------------------------------------------------
 
 
 @pytest.fixture()
-def warehouse(bigquery_client: bigquery.Client) -> Iterator[BigQueryWarehouse]:
+def warehouse(
+    bigquery_client: bigquery.Client, bigquery_write_endpoint: str
+) -> Iterator[BigQueryWarehouse]:
     dataset = f"beacon_{uuid.uuid4().hex[:10]}"
-    store = BigQueryWarehouse(bigquery_client, dataset, location="US", max_bytes_billed=10**9)
+    store = BigQueryWarehouse(
+        bigquery_client,
+        dataset,
+        location="US",
+        max_bytes_billed=10**9,
+        write_endpoint=bigquery_write_endpoint,
+    )
     store.ensure_tables()
     yield store
     bigquery_client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)

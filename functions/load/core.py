@@ -1,7 +1,8 @@
 """Bus messages → warehouse rows: the load function's logic, apart from its CloudEvent edge.
 
-Delivery is at-least-once, so every event row is inserted with its event_id as row id and the
-warehouse skips ids it has seen. What can never load (a message that is not an envelope, a record
+Delivery is at-least-once, so every event row is inserted with its event_id as row id; DuckDB
+skips ids it has seen, and every read de-duplicates on event_id (BigQuery's Storage Write API has
+no row ids). What can never load (a message that is not an envelope, a record
 that is not an event) is parked in bad_events and acknowledged; a warehouse failure propagates so
 the bus redelivers the message.
 """
@@ -19,9 +20,10 @@ from functions.bad_events import COLUMNS, bad_event_row, truncate_payload, user_
 from functions.bus import Message
 from functions.envelope import Envelope, MalformedEnvelope, inexact_value
 from functions.load.enrich import RecordError, event_row, parse_time
-from functions.warehouse import Warehouse
+from functions.warehouse import Warehouse, insert_all
 
 MALFORMED = "malformed_message"
+REFUSED = "refused_by_warehouse"  # a value BigQuery's column would not take
 
 
 @dataclass(frozen=True)
@@ -155,17 +157,41 @@ class PreparedLoad:
     events: list[dict[str, Any]]
     bad: list[dict[str, Any]]
     malformed: int
+    requests: list[str]  # the ingest request of each event row, for a refusal's bad_events row
 
     def write(self, warehouse: Warehouse) -> LoadStats:
-        """Insert the rows; raises WarehouseError, and then the batch must be redelivered."""
-        events, bad = self.events, self.bad
+        """Insert the rows; raises WarehouseError, and then the batch must be redelivered.
+
+        An event row the warehouse refuses is parked in bad_events (reason refused_by_warehouse)
+        and the rest are kept; a bad_events row refused is a bug of ours and raises.
+        """
+        events, bad = self.events, list(self.bad)
+        refused = []
         # Events first: if the bad_events insert then fails, the redelivery re-sends events the
-        # warehouse already has, which its de-duplication skips.
+        # warehouse already has, which every read's de-duplication skips.
         if events:
-            warehouse.insert_rows("events", events, row_ids=[row["event_id"] for row in events])
+            refused = warehouse.insert_rows(
+                "events", events, row_ids=[row["event_id"] for row in events]
+            )
+            bad += [self._refused_row(r.index, r.message) for r in refused]
         if bad:
-            warehouse.insert_rows("bad_events", bad, row_ids=[bad_row_id(row) for row in bad])
-        return LoadStats(events=len(events), bad_events=len(bad), malformed=self.malformed)
+            insert_all(warehouse, "bad_events", bad, row_ids=[bad_row_id(row) for row in bad])
+        return LoadStats(
+            events=len(events) - len(refused), bad_events=len(bad), malformed=self.malformed
+        )
+
+    def _refused_row(self, index: int, message: str) -> dict[str, Any]:
+        row = self.events[index]
+        return bad_event_row(
+            received_at=row["received_at"],
+            source=row.get("source"),
+            request_id=self.requests[index],
+            reason=REFUSED,
+            errors=[{"field": "event", "message": message}],
+            payload=_record_text(row),
+            keys=user_keys(row),
+            event_id=row.get("event_id"),
+        )
 
 
 def prepare_load(messages: Sequence[Message], *, now: datetime | None = None) -> PreparedLoad:
@@ -173,6 +199,7 @@ def prepare_load(messages: Sequence[Message], *, now: datetime | None = None) ->
     now = now or datetime.now(UTC)
     events: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
+    requests: list[str] = []
     malformed = 0
     for message in messages:
         try:
@@ -194,8 +221,9 @@ def prepare_load(messages: Sequence[Message], *, now: datetime | None = None) ->
             continue
         malformed += sum(1 for row in message_bad if row["reason"] == MALFORMED)
         events.extend(message_events)
+        requests += [envelope.request_id] * len(message_events)
         bad.extend(message_bad)
-    return PreparedLoad(events=events, bad=bad, malformed=malformed)
+    return PreparedLoad(events=events, bad=bad, malformed=malformed, requests=requests)
 
 
 def load_messages(

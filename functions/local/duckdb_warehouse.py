@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from functions.catalogue import tables
 from functions.local.translate import Statement, TranslationError, translate
-from functions.warehouse import QueryResult, WarehouseError
+from functions.warehouse import QueryResult, RefusedRow, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, write_ndjson
 
 # Rough bytes per value for the scanned-bytes estimate; BigQuery bills 8 for numbers and
@@ -208,10 +208,12 @@ class DuckDBWarehouse:
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
+    ) -> list[RefusedRow]:
+        """All or nothing: DuckDB refuses a bad value by failing the load (WarehouseError)."""
         if not rows:
-            return
+            return []
         self.insert_staged(self.stage_rows(table, rows, row_ids=row_ids))
+        return []
 
     def stage_rows(
         self,

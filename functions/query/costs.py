@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.warehouse import Warehouse
+from functions.warehouse import Warehouse, insert_all
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class CostRecorder:
             if not rows:
                 return 0
             try:
-                self._warehouse().insert_rows(TABLE, rows)
+                insert_all(self._warehouse(), TABLE, rows)
             except Exception:
                 logger.exception("could not record %d query costs; dropped", len(rows))
                 return 0

@@ -25,7 +25,7 @@ from functions.jobs import JobInputError
 from functions.rollup.runner import run_rollups
 from functions.settings import Settings
 from functions.sqlfiles import load_sql
-from functions.warehouse import Warehouse
+from functions.warehouse import Warehouse, insert_all
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def _log(
         "first_day": first_day,
         "last_day": last_day,
     }
-    warehouse.insert_rows("privacy_log", [row])
+    insert_all(warehouse, "privacy_log", [row])
     logger.info("privacy request %s: %s %s %s", request_id, action, status, dict(counts))
     return request_id
 

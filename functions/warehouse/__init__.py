@@ -17,6 +17,15 @@ class WarehouseError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class RefusedRow:
+    """A row the warehouse would not take (a value its column cannot hold); none of it was
+    written, and the other rows of the call were."""
+
+    index: int  # position in the rows given
+    message: str
+
+
+@dataclass(frozen=True)
 class QueryResult:
     rows: list[dict[str, Any]]
     bytes_billed: int = 0  # BigQuery's total_bytes_billed; locally the bytes of the tables read
@@ -25,7 +34,7 @@ class QueryResult:
 
 class Warehouse(Protocol):
     def ensure_tables(self) -> None:
-        """Create every table of sql/tables/ that does not exist yet."""
+        """Create every table of the catalogue (sql/<table>/) that does not exist yet."""
 
     def insert_rows(
         self,
@@ -33,10 +42,12 @@ class Warehouse(Protocol):
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
-        """Append rows; with row_ids, a row whose id was inserted before is skipped.
+    ) -> list[RefusedRow]:
+        """Append rows; return those refused one by one, in order (the rest are written).
 
-        Raises WarehouseError when any row could not be written (the caller redelivers).
+        With row_ids, a warehouse that can skips a row whose id it has (DuckDB does; BigQuery's
+        Storage Write API does not, and every read de-duplicates on event_id). Raises
+        WarehouseError when the rows could not be written at all (the caller redelivers).
         """
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
@@ -46,3 +57,20 @@ class Warehouse(Protocol):
         """Run a BigQuery-dialect statement or script; return the rows it changed when known."""
 
     def close(self) -> None: ...
+
+
+def insert_all(
+    warehouse: Warehouse,
+    table: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    row_ids: Sequence[str] | None = None,
+) -> None:
+    """insert_rows for rows Beacon built itself: a refused one is a bug, so it raises."""
+    refused = warehouse.insert_rows(table, rows, row_ids=row_ids)
+    if refused:
+        first = refused[0]
+        raise WarehouseError(
+            f"insert into {table}: {len(refused)} rows refused, first (row {first.index}): "
+            f"{first.message}"
+        )

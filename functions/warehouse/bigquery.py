@@ -1,13 +1,13 @@
 """The warehouse in the cloud: BigQuery, through the official client.
 
 Every job runs in the configured dataset (so SQL names tables bare), with typed query parameters
-and a maximum_bytes_billed guard. Streaming inserts carry the row ids as insertId, which BigQuery
-uses to drop a row re-sent within about a minute (best effort; queries de-duplicate on event_id).
+and a maximum_bytes_billed guard. Rows are appended through the Storage Write API
+(`storage_write`), which leaves them open to DML at once; queries de-duplicate on event_id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -23,12 +23,9 @@ from sqlglot.errors import ParseError
 
 from functions.catalogue import tables
 from functions.settings import Settings, SettingsError
-from functions.warehouse import QueryResult, WarehouseError
-from functions.warehouse.rowjson import RowEncodingError, dumps, json_column_text
+from functions.warehouse import QueryResult, RefusedRow, WarehouseError
+from functions.warehouse.storage_write import StorageWriter
 
-MAX_ROWS_PER_REQUEST = 500  # BigQuery recommends at most 500 rows per insertAll request
-MAX_BYTES_PER_REQUEST = 9 * 1024 * 1024  # under the 10 MB request limit, leaving headroom
-_ERRORS_SHOWN = 3
 _DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 
 
@@ -71,45 +68,6 @@ def query_parameter(
     return bigquery.ScalarQueryParameter(name, _scalar_type(value), _utc(value))
 
 
-def _json_row(row: Mapping[str, Any], json_cols: frozenset[str]) -> dict[str, Any]:
-    """A row as insertAll wants it: times as ISO 8601 text, JSON columns as JSON text."""
-    out: dict[str, Any] = {}
-    for name, value in row.items():
-        if name in json_cols:
-            out[name] = json_column_text(value)
-        elif isinstance(value, datetime):
-            out[name] = _utc(value).isoformat()
-        elif isinstance(value, date):
-            out[name] = value.isoformat()
-        elif isinstance(value, Decimal):
-            out[name] = str(value)
-        else:
-            out[name] = value
-    return out
-
-
-def chunks(
-    rows: Sequence[dict[str, Any]], row_ids: Sequence[str] | None
-) -> Iterator[tuple[list[dict[str, Any]], list[str] | None]]:
-    """Split rows into requests of at most 500 rows and about 9 MB of JSON each."""
-    batch: list[dict[str, Any]] = []
-    ids: list[str] = []
-    size = 0
-    for position, row in enumerate(rows):
-        row_size = len(dumps(row).encode()) + 64  # + insertId and framing
-        if batch and (
-            len(batch) >= MAX_ROWS_PER_REQUEST or size + row_size > MAX_BYTES_PER_REQUEST
-        ):
-            yield batch, (ids if row_ids is not None else None)
-            batch, ids, size = [], [], 0
-        batch.append(row)
-        if row_ids is not None:
-            ids.append(row_ids[position])
-        size += row_size
-    if batch:
-        yield batch, (ids if row_ids is not None else None)
-
-
 @lru_cache(maxsize=256)
 def as_transaction(sql: str) -> str:
     """A script of several DML statements wrapped in one BigQuery transaction.
@@ -127,6 +85,28 @@ def as_transaction(sql: str) -> str:
     return f"BEGIN TRANSACTION;\n{sql.strip().rstrip(';')};\nCOMMIT TRANSACTION;"
 
 
+@lru_cache(maxsize=512)
+def without_comment_lines(sql: str) -> str:
+    """SQL without its whole-line `--` comments (sql/ files open with them). bqemulator reads an
+    @name inside a comment as a parameter; BigQuery ignores comments, so both run the same."""
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+@lru_cache(maxsize=512)
+def named_parameters(sql: str) -> frozenset[str] | None:
+    """The @names SQL uses; None when it does not parse (then every parameter is sent).
+
+    A job is sent only the parameters its SQL names: callers share one parameter set across
+    the statements of a job (erasure does), and a parameter a statement does not name is
+    refused by some engines (the emulator's DuckDB).
+    """
+    try:
+        statements = [tree for tree in sqlglot.parse(sql, read="bigquery") if tree is not None]
+    except ParseError:
+        return None
+    return frozenset(node.name for tree in statements for node in tree.find_all(exp.Parameter))
+
+
 class BigQueryWarehouse:
     def __init__(
         self,
@@ -136,6 +116,7 @@ class BigQueryWarehouse:
         location: str,
         max_bytes_billed: int,
         timeout: float = 60.0,
+        write_endpoint: str = "",
     ) -> None:
         # timeout bounds the client's retries of a request (its default is 10 minutes): a load
         # call should rather fail and let Pub/Sub redeliver than hold its instance that long.
@@ -145,6 +126,9 @@ class BigQueryWarehouse:
         self.location = location
         self.max_bytes_billed = max_bytes_billed
         self.dataset = bigquery.DatasetReference(client.project, dataset)
+        self.writer = StorageWriter(
+            client.project, dataset, endpoint=write_endpoint, timeout=timeout
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BigQueryWarehouse:
@@ -168,6 +152,7 @@ class BigQueryWarehouse:
             settings.dataset,
             location=settings.bigquery_location,
             max_bytes_billed=settings.max_bytes_billed,
+            write_endpoint=settings.bigquery_write_endpoint,
         )
 
     def ensure_tables(self) -> None:
@@ -227,32 +212,23 @@ class BigQueryWarehouse:
         rows: Sequence[Mapping[str, Any]],
         *,
         row_ids: Sequence[str] | None = None,
-    ) -> None:
+    ) -> list[RefusedRow]:
+        """Append through the Storage Write API (see storage_write). Of rows sharing an id in
+        one call the first is written; across calls the default stream keeps no ids, and every
+        read de-duplicates on event_id."""
         if not rows:
-            return
+            return []
         if row_ids is not None and len(row_ids) != len(rows):
             raise WarehouseError(f"{len(rows)} rows but {len(row_ids)} row ids")
-        json_cols = tables()[table].json_columns if table in tables() else frozenset()
-        try:
-            encoded = [_json_row(row, json_cols) for row in rows]
-        except RowEncodingError as exc:
-            raise WarehouseError(f"insert into {table}: {exc}") from exc
-        destination = self.dataset.table(table)
-        for batch, ids in chunks(encoded, row_ids):
-            try:
-                errors = self.client.insert_rows_json(
-                    destination,
-                    batch,
-                    row_ids=ids if ids is not None else bigquery.AutoRowIDs.GENERATE_UUID,
-                    retry=self.retry,
-                )
-            except (google_exceptions.GoogleAPIError, ValueError) as exc:
-                raise WarehouseError(f"insert into {table} failed: {exc}") from exc
-            if errors:
-                shown = "; ".join(str(error) for error in errors[:_ERRORS_SHOWN])
-                raise WarehouseError(
-                    f"insert into {table}: {len(errors)} rows refused, first: {shown}"
-                )
+        if table not in tables():
+            raise WarehouseError(f"insert into {table}: not a table of the catalogue")
+        if row_ids is None:
+            return self.writer.append(tables()[table], rows)
+        # A repeated id within the call (a client retrying inside one batch) is written once.
+        first = {row_id: position for position, row_id in reversed(list(enumerate(row_ids)))}
+        positions = sorted(first.values())
+        refused = self.writer.append(tables()[table], [rows[p] for p in positions])
+        return [RefusedRow(positions[r.index], r.message) for r in refused]
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         job, result = self._run(sql, params)
@@ -268,12 +244,16 @@ class BigQueryWarehouse:
         return int(job.num_dml_affected_rows or 0)
 
     def close(self) -> None:
+        self.writer.close()
         self.client.close()  # type: ignore[no-untyped-call]
 
     def _run(self, sql: str, params: Mapping[str, Any] | None) -> tuple[bigquery.QueryJob, Any]:
+        sql = without_comment_lines(sql)
+        named = named_parameters(sql)
+        sent = {k: v for k, v in (params or {}).items() if named is None or k in named}
         config = bigquery.QueryJobConfig(
             default_dataset=self.dataset,
-            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
+            query_parameters=[query_parameter(k, v) for k, v in sent.items()],
             maximum_bytes_billed=self.max_bytes_billed,
         )
         try:

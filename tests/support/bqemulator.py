@@ -32,15 +32,16 @@ def client_for(url: str, project: str = PROJECT) -> bigquery.Client:
 
 
 @pytest.fixture(scope="session")
-def bigquery_emulator() -> Iterator[str]:
-    """Base URL of a running emulator; skips when scripts/setup-bqemulator.sh has not run."""
+def bigquery_endpoints() -> Iterator[tuple[str, str]]:
+    """(REST base URL, gRPC host:port) of a running emulator; skips when
+    scripts/setup-bqemulator.sh has not run."""
     if not EMULATOR_PYTHON.exists():
         pytest.skip(
             "BigQuery emulator absent: run scripts/setup-bqemulator.sh to create .venv-bqemu"
         )
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     process = subprocess.Popen(
-        [str(EMULATOR_PYTHON), str(LAUNCHER), str(port), PROJECT],
+        [str(EMULATOR_PYTHON), str(LAUNCHER), str(port), PROJECT, str(grpc_port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -48,9 +49,21 @@ def bigquery_emulator() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/bigquery/v2/projects/{PROJECT}/datasets", timeout=60, process=process)
-        yield url
+        yield url, f"127.0.0.1:{grpc_port}"
     finally:
         stop_process(process, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(bigquery_endpoints: tuple[str, str]) -> str:
+    """Base URL of the emulator's REST API."""
+    return bigquery_endpoints[0]
+
+
+@pytest.fixture(scope="session")
+def bigquery_write_endpoint(bigquery_endpoints: tuple[str, str]) -> str:
+    """host:port of the emulator's gRPC server (the Storage Write API)."""
+    return bigquery_endpoints[1]
 
 
 @pytest.fixture(scope="session")
