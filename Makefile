@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every package the venv holds, at the version tested; function archives pin the runtime part.
+LOCK := requirements.lock
 
-.PHONY: run test install bench clean demo-flask
+.PHONY: run test install bench clean demo-flask lock
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' -e clients/python
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e '.[dev]' -e clients/python
 	touch $(STAMP)
+
+# Upgrade: resolve every dependency again to the newest versions pyproject.toml allows.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --extra dev --upgrade -o $(LOCK)
 
 install: $(STAMP)
 

@@ -53,18 +53,54 @@ def main_module(spec: FunctionSpec) -> str:
     )
 
 
-def runtime_requirements(pyproject: Path) -> str:
-    """The project's runtime dependencies (not its dev or infra extras), one per line."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    kept = [
-        dep for dep in project["dependencies"] if _distribution(dep) not in LOCAL_ONLY_DEPENDENCIES
-    ]
-    return "".join(f"{dep}\n" for dep in sorted(kept, key=str.lower))
+def locked_requirements(lock: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """requirements.lock (uv pip compile) as {name: (pinned line, the packages it is there for)}."""
+    entries: dict[str, tuple[str, frozenset[str]]] = {}
+    name = ""
+    line = ""
+    parents: set[str] = set()
+    for raw in [*lock.read_text(encoding="utf-8").splitlines(), ""]:
+        text = raw.strip()
+        if raw and not raw.startswith(" ") and not text.startswith("#"):
+            if name:
+                entries[name] = (line, frozenset(parents))
+            name, line, parents = _distribution(text), text, set()
+        elif text.startswith("# via "):
+            parents.add(text.removeprefix("# via ").strip())
+        elif text.startswith("#   "):
+            parents.add(text.removeprefix("#   ").strip())
+    if name:
+        entries[name] = (line, frozenset(parents))
+    return {
+        key: (pinned, frozenset(_distribution(parent) for parent in via))
+        for key, (pinned, via) in entries.items()
+    }
+
+
+def runtime_requirements(root: Path) -> str:
+    """The pinned runtime dependencies of the cloud functions, one per line.
+
+    requirements.lock pins everything `make test` installs (runtime, infra and dev tools,
+    resolved together); an archive gets the part the cloud functions import: pyproject's
+    runtime dependencies, less those only functions/local needs, and what they pull in.
+    """
+    entries = locked_requirements(root / "requirements.lock")
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    needed = {_distribution(dep) for dep in project["dependencies"]} - LOCAL_ONLY_DEPENDENCIES
+    missing = needed - entries.keys()
+    if missing:
+        raise ValueError(f"requirements.lock lacks {', '.join(sorted(missing))}: run make lock")
+    grew = True
+    while grew:
+        pulled = {name for name, (_, via) in entries.items() if via & needed} - needed
+        needed |= pulled
+        grew = bool(pulled)
+    return "".join(f"{entries[name][0]}\n" for name in sorted(needed))
 
 
 def _distribution(requirement: str) -> str:
     name = requirement
-    for stop in "<>=!~[; ":
+    for stop in "<>=!~[; (":
         name = name.split(stop)[0]
     return name.strip().lower().replace("_", "-")
 
@@ -88,7 +124,7 @@ def source_files(root: Path) -> list[tuple[str, Path]]:
 def build_archive(spec: FunctionSpec, root: Path = REPO_ROOT) -> SourceArchive:
     entries = {name: path.read_bytes() for name, path in source_files(root)}
     entries["main.py"] = main_module(spec).encode()
-    entries["requirements.txt"] = runtime_requirements(root / "pyproject.toml").encode()
+    entries["requirements.txt"] = runtime_requirements(root).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(entries):

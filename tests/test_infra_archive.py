@@ -41,6 +41,21 @@ def repo(tmp_path: Path) -> Path:
             ' "functions-framework>=3.8", "aiosmtpd>=1.4"]\n'
             '[project.optional-dependencies]\ninfra = ["pulumi>=3"]\ndev = ["pytest>=8"]\n'
         ),
+        "requirements.lock": (
+            "aiosmtpd==1.4.6\n    # via x (pyproject.toml)\n"
+            "atpublic==9.0.0\n    # via aiosmtpd\n"
+            "croniter==7.0.0\n    # via x (pyproject.toml)\n"
+            "duckdb==2.0.1\n    # via x (pyproject.toml)\n"
+            "functions-framework==3.10.2\n    # via x (pyproject.toml)\n"
+            "google-cloud-bigquery==3.47.0\n    # via x (pyproject.toml)\n"
+            "pulumi==3.272.0\n    # via x (pyproject.toml)\n"
+            "pytest==9.2.0\n    # via x (pyproject.toml)\n"
+            "python-dateutil==2.9.0\n    # via\n    #   croniter\n    #   google-cloud-bigquery\n"
+            "six==1.17.0\n    # via python-dateutil\n"
+            "pytz==2026.1\n    # via croniter\n"
+            "cffi==2.1.1 ; platform_python_implementation != 'PyPy'\n"
+            "    # via functions-framework\n"
+        ),
     }
     for name, text in files.items():
         path = tmp_path / name
@@ -90,9 +105,25 @@ def test_generated_main_reexports_the_functions_entry_point(repo: Path) -> None:
         compile(main, "main.py", "exec")
 
 
-def test_requirements_hold_runtime_dependencies_only(repo: Path) -> None:
-    requirements = runtime_requirements(repo / "pyproject.toml").splitlines()
-    assert requirements == ["functions-framework>=3.8", "google-cloud-bigquery>=3.20"]
+def test_requirements_pin_the_runtime_dependencies_and_what_they_pull_in_only(
+    repo: Path,
+) -> None:
+    # Not the local-only packages (duckdb, aiosmtpd, croniter) nor what only they need (atpublic,
+    # pytz), nor the dev and infra tools; python-dateutil stays, BigQuery's client needs it too.
+    assert runtime_requirements(repo).splitlines() == [
+        "cffi==2.1.1 ; platform_python_implementation != 'PyPy'",
+        "functions-framework==3.10.2",
+        "google-cloud-bigquery==3.47.0",
+        "python-dateutil==2.9.0",
+        "six==1.17.0",
+    ]
+
+
+def test_a_lock_missing_a_runtime_dependency_is_refused(repo: Path) -> None:
+    lock = repo / "requirements.lock"
+    lock.write_text(lock.read_text().replace("functions-framework==3.10.2", "flask==3.1.3"))
+    with pytest.raises(ValueError, match="lacks functions-framework: run make lock"):
+        runtime_requirements(repo)
 
 
 def test_the_real_repository_archive_has_no_tests_or_virtualenv() -> None:

@@ -1,9 +1,9 @@
-"""Rows as JSON: the one encoding both warehouse adapters hand rows over in.
+"""Rows as JSON: how the DuckDB adapter hands rows over, and JSON columns for both adapters.
 
-BigQuery's insertAll takes JSON rows; the DuckDB adapter bulk-loads newline-delimited JSON. Both
-share these rules: dates and datetimes become ISO 8601 text (both warehouses read a naive datetime
-as UTC, as BigQuery does; Beacon's code passes aware ones) and a JSON column takes a Python value
-(dict, list, number, ...) or a str holding JSON text.
+The DuckDB adapter bulk-loads newline-delimited JSON: dates and datetimes become ISO 8601 text
+(a naive datetime reads as UTC, as BigQuery reads it; Beacon's code passes aware ones). A JSON
+column takes a Python value (dict, list, number, ...) or a str holding JSON text, in DuckDB and in
+BigQuery's Storage Write rows (storage_write), which carry it as JSON text.
 
 orjson (a declared dependency) encodes about ten times faster than the standard library, which
 is what lets the DuckDB adapter load 50,000+ rows a second.
@@ -57,7 +57,7 @@ def dumps_line(value: object) -> bytes:
 
 
 def json_column_text(value: object) -> str | None:
-    """A JSON column's value as JSON text (BigQuery's insertAll wants JSON columns as strings)."""
+    """A JSON column's value as JSON text (how the Storage Write API takes a JSON column)."""
     if value is None:
         return None
     return dumps(json_value(value))
