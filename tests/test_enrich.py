@@ -155,16 +155,18 @@ def test_context_is_flattened_and_ip_anonymised() -> None:
     ("agent", "browser", "system", "device"),
     [
         (CHROME_WINDOWS, "Chrome", "Windows", "desktop"),
-        (SAFARI_IPHONE, "Safari", "iOS", "mobile"),
-        (SAFARI_IPAD, "Safari", "iOS", "tablet"),
+        (SAFARI_IPHONE, "Mobile Safari", "iOS", "mobile"),
+        (SAFARI_IPAD, "Mobile Safari", "iOS", "tablet"),
         (FIREFOX_LINUX, "Firefox", "Linux", "desktop"),
-        (EDGE_MAC, "Edge", "macOS", "desktop"),
-        (CHROME_ANDROID_PHONE, "Chrome", "Android", "mobile"),
+        (EDGE_MAC, "Edge", "Mac OS X", "desktop"),
+        (CHROME_ANDROID_PHONE, "Chrome Mobile", "Android", "mobile"),
         (ANDROID_TABLET, "Chrome", "Android", "tablet"),
         ("SomeTV/1.0", "Other", "Other", "other"),
     ],
 )
-def test_user_agent_families(agent: str, browser: str, system: str, device: str) -> None:
+def test_user_agent_families_are_uap_cores(
+    agent: str, browser: str, system: str, device: str
+) -> None:
     parsed = parse_user_agent(agent)
     assert (parsed.browser, parsed.os, parsed.device, parsed.is_bot) == (
         browser,

@@ -176,7 +176,10 @@ def test_two_tabs_share_one_queue_and_send_each_event_once(
     rows = landed(messages, tmp_path)
     assert sorted(r["event_id"] for r in rows) == sorted(tracked)
     assert {r["tab"] for r in rows} == {"1", "2"}
-    assert {(r["source"], r["platform"], r["browser"]) for r in rows} == {("web", "web", "Chrome")}
+    # Headless Chromium says so in its agent: uap-core's HeadlessChrome, and a bot.
+    assert {(r["source"], r["platform"], r["browser"]) for r in rows} == {
+        ("web", "web", "HeadlessChrome")
+    }
     assert len({r["anonymous_id"] for r in rows}) == 1  # one visitor in two tabs
     assert len({r["session_id"] for r in rows}) == 1
     assert all(r["page_url"].startswith(site) for r in rows)

@@ -1,7 +1,13 @@
-"""User-agent strings to browser, OS, device class and a bot flag: pure, cached, good enough.
+"""User-agent strings to browser, OS, device class and a bot flag, by the standard parsers.
 
-A few ordered rules instead of a UA database: Beacon reports shares by browser and device, where
-the big families are what matters, and a wrong guess about a rare browser costs nothing.
+Browser and OS names are uap-core's families (`ua-parser`, the rules Snowplow's enrichment and
+most analytics tools use; its Rust resolver `ua-parser-rs` is used when installed): "Chrome",
+"Mobile Safari", "Chrome Mobile", "Mac OS X", "Other" when nothing matches. Bots are uap-core's
+"Spider" devices and whatever matches the crawler-user-agents list (headless browsers, HTTP
+libraries, monitors, link previewers); an empty agent is no person either.
+
+uap-core names devices, not device classes, so the class (desktop, mobile, tablet) still comes
+from a few rules here: a tablet says iPad, Tablet, Kindle or Android without Mobile.
 """
 
 from __future__ import annotations
@@ -9,60 +15,48 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-# Crawlers, link previewers, headless browsers and HTTP libraries: traffic that is not a person.
-_BOT = re.compile(
-    r"bot\b|bot/|crawl|spider|slurp|mediapartners|headless|phantomjs|puppeteer|playwright|"
-    r"selenium|lighthouse|pingdom|uptime|monitor|preview|facebookexternalhit|embedly|"
-    r"curl/|wget/|python-requests|python-urllib|aiohttp|httpx|go-http-client|okhttp|java/|"
-    r"apache-httpclient|libwww|node-fetch|axios/|scrapy|postman|insomnia|^$",
-    re.IGNORECASE,
-)
+import crawleruseragents
+import re2
+import ua_parser
 
-# (name, pattern) in order: the first match wins, so look-alikes come before what they imitate
-# (Edge and Opera say "Chrome", Chrome says "Safari").
-_BROWSERS = (
-    ("Edge", re.compile(r"Edg(e|A|iOS)?/")),
-    ("Opera", re.compile(r"OPR/|Opera")),
-    ("Samsung Internet", re.compile(r"SamsungBrowser/")),
-    ("Firefox", re.compile(r"Firefox/|FxiOS/")),
-    ("Chrome", re.compile(r"Chrome/|CriOS/|Chromium/")),
-    ("Safari", re.compile(r"Version/[\d.]+.*Safari/")),
-    ("Internet Explorer", re.compile(r"MSIE |Trident/")),
-)
-_SYSTEMS = (
-    ("iOS", re.compile(r"iPhone|iPad|iPod")),
-    ("Android", re.compile(r"Android")),
-    ("Windows", re.compile(r"Windows")),
-    ("ChromeOS", re.compile(r"CrOS")),
-    ("macOS", re.compile(r"Mac OS X|Macintosh")),
-    ("Linux", re.compile(r"Linux|X11")),
-)
+
+def _crawler_pattern() -> Any:  # re2 ships no type hints
+    # RE2 runs the list's 1,500 alternatives in one pass: 4 us an agent, where Python's re took
+    # 1.3 ms. Its DFA needs more than the default 8 MB for a pattern this size (it says so on
+    # stderr and falls back to a slower engine otherwise).
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    patterns = (entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA)
+    return re2.compile("|".join(patterns), options)
+
+
+_CRAWLERS = _crawler_pattern()
 _TABLET = re.compile(r"iPad|Tablet|Kindle|Silk/|PlayBook|Android(?!.*Mobile)", re.IGNORECASE)
 _MOBILE = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone", re.IGNORECASE)
-_DESKTOP_SYSTEMS = {"Windows", "macOS", "Linux", "ChromeOS"}
+# uap-core's OS families of desktop machines.
+_DESKTOP_SYSTEMS = frozenset(
+    {"Windows", "Mac OS X", "Linux", "Ubuntu", "Fedora", "Debian", "Chrome OS", "FreeBSD"}
+)
 
 
 @dataclass(frozen=True)
 class UserAgent:
-    browser: str  # a family name, or "Other"
-    os: str  # a family name, or "Other"
+    browser: str  # uap-core's user-agent family, or "Other"
+    os: str  # uap-core's OS family, or "Other"
     device: str  # desktop, mobile, tablet, bot or other
     is_bot: bool
-
-
-def _first(rules: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> str:
-    for name, pattern in rules:
-        if pattern.search(text):
-            return name
-    return "Other"
 
 
 @lru_cache(maxsize=4096)  # a site sees few distinct agents; parsing each once is plenty
 def parse_user_agent(text: str) -> UserAgent:
     text = text.strip()
-    browser, system = _first(_BROWSERS, text), _first(_SYSTEMS, text)
-    is_bot = bool(_BOT.search(text))
+    parsed = ua_parser.parse(text)
+    browser = parsed.user_agent.family if parsed.user_agent else "Other"
+    system = parsed.os.family if parsed.os else "Other"
+    spider = parsed.device is not None and parsed.device.family == "Spider"
+    is_bot = not text or spider or _CRAWLERS.search(text) is not None
     if is_bot:
         device = "bot"
     elif _TABLET.search(text):
