@@ -12,6 +12,39 @@ from __future__ import annotations
 import sys
 
 
+def _serialize_grpc_appends_with_rest() -> None:
+    """bqemulator serves REST on its event loop and gRPC appends on a thread pool, both on one
+    DuckDB connection, with no lock in common: a query that meets an append fails ("closed
+    pending query result") or hangs. One re-entrant lock, held by each REST request (all on the
+    loop's thread, so they never wait for each other) and by each append, keeps them apart."""
+    import threading
+
+    import bqemulator.server as server
+    from bqemulator.grpc_api.write_servicer import BigQueryWriteHandler
+
+    lock = threading.RLock()
+    create_app = server.create_app
+
+    def create_serialized_app(context: object) -> object:
+        app = create_app(context)  # type: ignore[arg-type]
+
+        @app.middleware("http")
+        async def one_connection_user(request: object, call_next: object) -> object:
+            with lock:
+                return await call_next(request)  # type: ignore[operator]
+
+        return app
+
+    flush = BigQueryWriteHandler._flush_to_target
+
+    def serialized_flush(self: object, stream: object, rows: object) -> None:
+        with lock:
+            flush(self, stream, rows)  # type: ignore[arg-type]
+
+    server.create_app = create_serialized_app  # type: ignore[assignment]
+    BigQueryWriteHandler._flush_to_target = serialized_flush  # type: ignore[method-assign,assignment]
+
+
 def main(argv: list[str]) -> None:
     if len(argv) < 1:
         raise SystemExit("usage: bqemulator_launcher.py PORT [PROJECT [GRPC_PORT]]")
@@ -24,6 +57,7 @@ def main(argv: list[str]) -> None:
         return None
 
     DuckDBEngine._load_spatial = _no_spatial  # type: ignore[method-assign]
+    _serialize_grpc_appends_with_rest()
 
     from bqemulator.cli import main as cli
 
