@@ -22,25 +22,15 @@ from functions.warehouse import RefusedRow, WarehouseError
 from functions.warehouse.bigquery import BigQueryWarehouse
 from functions.warehouse.storage_write import encode_row, requests_of, row_schema
 from tests.support.bqemulator import client_for
+from tests.support.rows import event_row
 
 NOON = datetime(2026, 3, 10, 12, 0, 0, 250_000, tzinfo=UTC)
 
 
 def event(event_id: str, **fields: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "event_id": event_id,
-        "event_type": "payment",
-        "timestamp": NOON,
-        "received_at": NOON,
-        "loaded_at": NOON,
-        "source": "web",
-        "user_id": "u1",
-        "properties": {"provider_id": "p7", "amount": 12},
-        "revenue": 12,
-        "success": True,
-    }
-    row.update(fields)
-    return row
+    base = event_row(NOON, "payment", event_id=event_id, source="web", user_id="u1")
+    extra = {"properties": {"provider_id": "p7", "amount": 12}, "revenue": 12, "success": True}
+    return {**base, **extra, **fields}
 
 
 def decoded(descriptor: Any, data: bytes) -> Any:

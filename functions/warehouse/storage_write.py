@@ -140,11 +140,12 @@ def requests_of(rows: Sequence[tuple[int, bytes]]) -> Iterator[list[tuple[int, b
     batch: list[tuple[int, bytes]] = []
     size = 0
     for item in rows:
-        if batch and size + len(item[1]) > MAX_REQUEST_BYTES:
+        row_size = len(item[1]) + 8  # with the field tag and length of each row
+        if batch and size + row_size > MAX_REQUEST_BYTES:
             yield batch
             batch, size = [], 0
         batch.append(item)
-        size += len(item[1]) + 8  # the field tag and length of each row
+        size += row_size
     if batch:
         yield batch
 
