@@ -45,6 +45,23 @@ def _serialize_grpc_appends_with_rest() -> None:
     BigQueryWriteHandler._flush_to_target = serialized_flush  # type: ignore[method-assign,assignment]
 
 
+def _bind_no_parameters_in_comments() -> None:
+    """bqemulator binds every @name of the SQL text, comments included: a file whose header says
+    "@since reaches back..." gets one value too many and DuckDB refuses the query. BigQuery
+    ignores comments, so the emulator is given SQL without them before it binds."""
+    import re
+
+    from bqemulator.sql import parameters
+
+    comments = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+    bind_named = parameters._bind_named
+
+    def bind_named_outside_comments(sql: str, params: list[dict[str, object]]) -> object:
+        return bind_named(comments.sub(" ", sql), params)
+
+    parameters._bind_named = bind_named_outside_comments  # type: ignore[assignment]
+
+
 def main(argv: list[str]) -> None:
     if len(argv) < 1:
         raise SystemExit("usage: bqemulator_launcher.py PORT [PROJECT [GRPC_PORT]]")
@@ -58,6 +75,7 @@ def main(argv: list[str]) -> None:
 
     DuckDBEngine._load_spatial = _no_spatial  # type: ignore[method-assign]
     _serialize_grpc_appends_with_rest()
+    _bind_no_parameters_in_comments()
 
     from bqemulator.cli import main as cli
 

@@ -85,28 +85,6 @@ def as_transaction(sql: str) -> str:
     return f"BEGIN TRANSACTION;\n{sql.strip().rstrip(';')};\nCOMMIT TRANSACTION;"
 
 
-@lru_cache(maxsize=512)
-def without_comment_lines(sql: str) -> str:
-    """SQL without its whole-line `--` comments (sql/ files open with them). bqemulator reads an
-    @name inside a comment as a parameter; BigQuery ignores comments, so both run the same."""
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-
-
-@lru_cache(maxsize=512)
-def named_parameters(sql: str) -> frozenset[str] | None:
-    """The @names SQL uses; None when it does not parse (then every parameter is sent).
-
-    A job is sent only the parameters its SQL names: callers share one parameter set across
-    the statements of a job (erasure does), and a parameter a statement does not name is
-    refused by some engines (the emulator's DuckDB).
-    """
-    try:
-        statements = [tree for tree in sqlglot.parse(sql, read="bigquery") if tree is not None]
-    except ParseError:
-        return None
-    return frozenset(node.name for tree in statements for node in tree.find_all(exp.Parameter))
-
-
 class BigQueryWarehouse:
     def __init__(
         self,
@@ -248,12 +226,9 @@ class BigQueryWarehouse:
         self.client.close()  # type: ignore[no-untyped-call]
 
     def _run(self, sql: str, params: Mapping[str, Any] | None) -> tuple[bigquery.QueryJob, Any]:
-        sql = without_comment_lines(sql)
-        named = named_parameters(sql)
-        sent = {k: v for k, v in (params or {}).items() if named is None or k in named}
         config = bigquery.QueryJobConfig(
             default_dataset=self.dataset,
-            query_parameters=[query_parameter(k, v) for k, v in sent.items()],
+            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
             maximum_bytes_billed=self.max_bytes_billed,
         )
         try:
