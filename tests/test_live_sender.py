@@ -21,10 +21,12 @@ NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 
 
 class Recorder:
-    """An ingest stand-in answering every batch with `status`, keeping the events it accepted."""
+    """An ingest stand-in answering every batch with `status` after `delay` seconds, keeping the
+    events it accepted."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, delay: float = 0.0) -> None:
         self.status = status
+        self.delay = delay
         self.requests = 0
         self.event_ids: list[str] = []
         recorder = self
@@ -36,6 +38,7 @@ class Recorder:
                     data = gzip.decompress(data)
                 body = json.loads(data)
                 recorder.requests += 1
+                time.sleep(recorder.delay)
                 accepted = body["events"] if recorder.status == 202 else []
                 recorder.event_ids += [event["event_id"] for event in accepted]
                 answer = json.dumps({"accepted": len(accepted), "rejected": []}).encode()
@@ -66,7 +69,9 @@ def ingest() -> Iterator[Recorder]:
 
 @pytest.fixture
 def failing_ingest() -> Iterator[Recorder]:
-    recorder = Recorder(503)
+    # Slow as well as failing: stop() comes while the first attempt is in flight, so the client
+    # cannot have given up (and counted the batch failed) before it.
+    recorder = Recorder(503, delay=1.0)
     yield recorder
     recorder.close()
 
