@@ -183,6 +183,14 @@ class DuckDBWarehouse:
                 raise WarehouseError(f"query failed: {exc}") from exc
         return QueryResult(rows=rows, bytes_billed=scanned, columns=columns)
 
+    def estimate_bytes(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        statements = self._translate(sql)
+        with self._cursor() as cursor:
+            try:
+                return self._estimate_bytes(cursor, statements)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"estimate failed: {exc}") from exc
+
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """Run a statement or script in one transaction: all of it happens, or none of it."""
         statements = self._translate(sql)

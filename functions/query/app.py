@@ -19,7 +19,7 @@ from typing import Any
 import flask
 
 from functions import runtime
-from functions.query import auth, export, reports
+from functions.query import auth, export, insights, reports
 from functions.query.cache import ResponseCache
 from functions.query.costs import CostRecorder
 from functions.query.params import ParamError
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _MIMETYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+INSIGHTS = "/v1/insights"
 _USER_PATH = re.compile(r"^/v1/users/(?P<user>.+)/engagement$")
 _PAGE_HEADERS = {
     # The page is self-contained: its own script and styles, data from this origin only.
@@ -140,10 +141,12 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
 
 def _cached_report(path: str, request: flask.Request) -> flask.Response:
     current = state()
-    args = {key: request.args.get(key, "") for key in request.args}
-    if any(len(values) > 1 for values in request.args.listvalues()):
+    multi = request.args.to_dict(flat=False)
+    args = {key: values[0] for key, values in multi.items()}
+    # Only insights takes a parameter more than once (filter); elsewhere a repeat is a mistake.
+    if path != INSIGHTS and any(len(values) > 1 for values in multi.values()):
         return error(400, "invalid_parameter", "give each parameter once", None)
-    key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted(args.items()))
+    key = path + "?" + "&".join(f"{k}={v}" for k, vs in sorted(multi.items()) for v in vs)
     hit = current.cache.get(key)
     if hit is not None:
         entry, remaining = hit
@@ -152,9 +155,9 @@ def _cached_report(path: str, request: flask.Request) -> flask.Response:
         headers["X-Beacon-Cache"] = "hit"
         return flask.Response(entry.body, 200, mimetype=entry.mimetype, headers=headers)
     try:
-        body, mimetype, headers = _run(path, args, current)
+        body, mimetype, headers = _run(path, args, multi, current)
     except ParamError as exc:
-        return error(400, "invalid_parameter", exc.message, exc.field)
+        return error(400, exc.code, exc.message, exc.field)
     except reports.NotFound as exc:
         return error(404, "not_found", exc.message, exc.field)
     except _UnknownReport as exc:
@@ -177,7 +180,9 @@ class _UnknownReport(LookupError):
     pass
 
 
-def _run(path: str, args: dict[str, str], current: _State) -> tuple[bytes, str, dict[str, str]]:
+def _run(
+    path: str, args: dict[str, str], multi: dict[str, list[str]], current: _State
+) -> tuple[bytes, str, dict[str, str]]:
     """Compute one report: (body, mimetype, extra headers)."""
     settings = runtime.get_settings()
     currency = settings.reporting_currency
@@ -191,6 +196,10 @@ def _run(path: str, args: dict[str, str], current: _State) -> tuple[bytes, str, 
         return _json_body(body, queries.bytes_billed)
     if name == "export":
         return _export(args, queries)
+    if path == INSIGHTS:
+        return _json_body(
+            insights.run(queries, multi, settings.max_bytes_billed), queries.bytes_billed
+        )
     report = reports.REPORTS.get(name)
     if report is None:
         raise _UnknownReport(f"no report at {path}")

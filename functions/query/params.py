@@ -18,13 +18,15 @@ MAX_FUNNEL_STEPS = 8
 class ParamError(ValueError):
     """A request parameter is missing or malformed; answered 400 {"error","message","field"}."""
 
+    code = "invalid_parameter"
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
 
 
-def reject_unknown(args: Mapping[str, str], allowed: frozenset[str]) -> None:
+def reject_unknown(args: Mapping[str, object], allowed: frozenset[str]) -> None:
     """Refuse parameters a report does not read, so a typo never silently means the default."""
     for name in sorted(args):
         if name not in allowed:

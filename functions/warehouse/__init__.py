@@ -56,6 +56,10 @@ class Warehouse(Protocol):
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """Run a BigQuery-dialect statement or script; return the rows it changed when known."""
 
+    def estimate_bytes(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """The bytes a query would read, without running it (BigQuery: a dry run; DuckDB: the
+        same table-size estimate its query() reports as bytes_billed)."""
+
     def close(self) -> None: ...
 
 

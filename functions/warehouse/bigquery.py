@@ -221,6 +221,19 @@ class BigQueryWarehouse:
         job, _ = self._run(as_transaction(sql), params)
         return int(job.num_dml_affected_rows or 0)
 
+    def estimate_bytes(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        config = bigquery.QueryJobConfig(
+            default_dataset=self.dataset,
+            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
+            dry_run=True,
+            use_query_cache=False,
+        )
+        try:
+            job = self.client.query(sql, job_config=config, location=self.location)
+        except (google_exceptions.GoogleAPIError, TimeoutError) as exc:
+            raise WarehouseError(f"BigQuery dry run failed: {exc}") from exc
+        return int(job.total_bytes_processed or 0)
+
     def close(self) -> None:
         self.writer.close()
         self.client.close()  # type: ignore[no-untyped-call]
