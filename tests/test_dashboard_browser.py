@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 TOKEN = "browser-test-token"
 ARTIFACTS = REPO / "test-artifacts"
 PANELS = [
-    "realtime", "kpis", "hourly", "revenue", "platforms", "funnel",
+    "explore", "realtime", "kpis", "hourly", "revenue", "platforms", "funnel",
     "retention", "lifecycle", "search", "errors", "top",
 ]  # fmt: skip
 
@@ -89,3 +89,61 @@ def test_dashboard_draws_every_panel_on_a_phone(dashboard_url: str) -> None:
     problems = open_dashboard(dashboard_url, {"width": 390, "height": 844}, "dashboard-phone.png")
     assert problems == []
     assert (ARTIFACTS / "dashboard-phone.png").stat().st_size > 10_000
+
+
+EXPLORE_QUESTION = "#explore?event=search&measure=users&interval=day&days=7&breakdown=platform"
+
+
+def test_explore_reads_its_question_from_the_url_draws_it_and_exports_csv(
+    dashboard_url: str,
+) -> None:
+    """A shared link opens on its question; asking another rewrites the link; CSV holds the
+    points drawn, which are the API's answer to the same question."""
+    problems: list[str] = []
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(dashboard_url)
+            page.evaluate(f"localStorage.setItem('beacon.adminToken', '{TOKEN}')")
+            page.goto(dashboard_url + EXPLORE_QUESTION)  # the fragment alone: no new load
+            page.reload()
+            page.wait_for_selector("#status:has-text('Updated')")
+            assert page.input_value("#x-measure") == "users"
+            assert page.input_value("#x-days") == "7"
+            assert page.text_content("#explore .chart-title").startswith("users of search")
+            answer = page.evaluate(
+                """async () => (await fetch('/v1/insights?event=search&measure=users&interval=day'
+                + '&days=7&limit=6&breakdown=platform',
+                { headers: { Authorization: 'Bearer ' + localStorage.getItem('beacon.adminToken') }
+                })).json()"""
+            )
+            drawn = page.eval_on_selector_all(
+                "#explore circle[data-value]", "dots => dots.map(d => Number(d.dataset.value))"
+            )
+            expected = [p["value"] for one in answer["series"] for p in one["points"]]
+            assert drawn == expected and sum(drawn) > 0
+
+            page.select_option("#x-measure", "events")
+            page.select_option("#x-breakdown", "")
+            page.fill("#x-filter", "platform=web")
+            page.click("#explore-form button[type=submit]")
+            page.wait_for_selector("#explore .chart-title:has-text('events of search')")
+            assert "measure=events" in page.url and "filter=platform%3Dweb" in page.url
+            with page.expect_download() as download_info:
+                page.click("#explore-csv")
+            rows = download_info.value.path().read_text().splitlines()
+            assert rows[0] == "t,key,value"
+            total = sum(int(row.rsplit(",", 1)[1]) for row in rows[1:])
+            searches = sum(
+                1 for _, steps in pipeline_data.JOURNEYS for s in steps if s[0] == "search"
+            )
+            assert total >= searches  # the journeys' searches, plus the demo traffic's
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator("[data-panel=explore]").screenshot(path=str(ARTIFACTS / "explore.png"))
+        finally:
+            browser.close()
+    assert problems == []
+    assert (ARTIFACTS / "explore.png").stat().st_size > 5_000

@@ -202,6 +202,45 @@
       bands, nodes(left, labelRoom, "end", labelRoom - 6), nodes(right, x1, "start", x1 + nodeWidth + 6));
   }
 
+  // Several lines over shared buckets: series [{key, points: [{t, value}]}], zero-based.
+  function multiLine(series, { width = 900, height = 220, format = num, label = shortDate } = {}) {
+    const buckets = series.length ? series[0].points : [];
+    if (!buckets.length) return empty("No events match this question in this range.");
+    const m = { top: 10, right: 8, bottom: 18, left: 52 };
+    const w = width - m.left - m.right;
+    const ht = height - m.top - m.bottom;
+    const max = Math.max(...series.flatMap((one) => one.points.map((p) => Number(p.value) || 0))) || 1;
+    const x = (i) => m.left + (buckets.length === 1 ? w / 2 : (i * w) / (buckets.length - 1));
+    const y = (v) => m.top + ht - (v / max) * ht;
+    const lines = series.map((one, index) => {
+      const color = COLORS[index % COLORS.length];
+      // A bucket without a value (a mean of no events) breaks the line rather than reading 0.
+      let pen = "M";
+      const path = one.points.map((p, i) => {
+        if (p.value === null) { pen = "M"; return ""; }
+        const step = `${pen}${x(i).toFixed(1)},${y(Number(p.value)).toFixed(1)}`;
+        pen = "L";
+        return step;
+      }).join("");
+      const dots = one.points.map((p, i) => p.value === null ? null : s("circle", {
+        cx: x(i).toFixed(1), cy: y(Number(p.value)).toFixed(1), r: buckets.length > 60 ? 1.2 : 2.5,
+        fill: color, "data-value": p.value,
+      }, s("title", {}, `${seriesName(one)} ${p.t}: ${format(p.value)}`)));
+      return s("g", {}, s("path", { d: path, fill: "none", stroke: color, "stroke-width": 2 }), dots);
+    });
+    return s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", class: "chart" },
+      s("line", { x1: m.left, x2: width - m.right, y1: y(0), y2: y(0), stroke: "#e3e6eb" }),
+      s("line", { x1: m.left, x2: width - m.right, y1: y(max), y2: y(max), stroke: "#f0f1f4" }),
+      s("text", { x: m.left - 4, y: y(max) + 4, "text-anchor": "end" }, format(max)),
+      s("text", { x: m.left - 4, y: y(0) + 4, "text-anchor": "end" }, format(0)),
+      lines,
+      s("text", { x: m.left, y: height - 4 }, label(buckets[0].t)),
+      s("text", { x: width - m.right, y: height - 4, "text-anchor": "end" },
+        label(buckets[buckets.length - 1].t)));
+  }
+
+  const seriesName = (one) => (one.other ? "other" : one.key === null ? "(none)" : String(one.key));
+
   // ---- API ----------------------------------------------------------------------------------
   class AuthError extends Error {}
 
@@ -325,6 +364,72 @@
       })), { format: formats[body.metric], labelWidth: 120, color: COLORS[body.metric === "rating" ? 2 : 0] }))));
   }
 
+  // ---- Explore: any event's measure over time, its question kept in the URL's #fragment ------
+  const EXPLORE_FIELDS = ["event", "measure", "interval", "days", "breakdown", "property", "filter"];
+  let explored = null; // the last answer, for CSV
+
+  function exploreForm() {
+    return Object.fromEntries(EXPLORE_FIELDS.map((name) => [name, $(`x-${name}`).value.trim()]));
+  }
+
+  function exploreQuery(form) {
+    const query = new URLSearchParams({
+      event: form.event, measure: form.measure, interval: form.interval, days: form.days, limit: "6",
+    });
+    if (form.interval === "hour") query.set("days", String(Math.min(Number(form.days), 31)));
+    const breakdown = form.breakdown === "property" ? `properties.${form.property}` : form.breakdown;
+    if (breakdown) query.set("breakdown", breakdown);
+    for (const part of form.filter.split(",")) if (part.trim()) query.append("filter", part.trim());
+    return query;
+  }
+
+  function readFragment() {
+    const fragment = new URLSearchParams(location.hash.replace(/^#explore\??/, ""));
+    if (!location.hash.startsWith("#explore")) return;
+    for (const name of EXPLORE_FIELDS) {
+      if (fragment.has(name)) $(`x-${name}`).value = fragment.get(name);
+    }
+    $("x-property").hidden = $("x-breakdown").value !== "property";
+  }
+
+  function writeFragment(form) {
+    const kept = new URLSearchParams(Object.entries(form).filter(([, value]) => value));
+    history.replaceState(null, "", `#explore?${kept}`);
+  }
+
+  function drawExplore(body) {
+    explored = body;
+    const measure = body.measure;
+    const format = measure.includes("revenue") ? money : num;
+    const label = body.interval === "hour" ? (t) => `${shortDate(t)} ${hourLabel(t)}` : shortDate;
+    const unit = body.currency ? ` (${body.currency})` : "";
+    put("explore",
+      h("div", { class: "chart-title" }, `${measure}${unit} of ${body.event}, per ${body.interval}`,
+        h("b", {}, `${(body.bytes_billed / 1e6).toFixed(2)} MB scanned`)),
+      multiLine(body.series, { format, label }),
+      h("div", { class: "legend" }, body.series.map((one, index) => h("span", {},
+        h("i", { style: null, class: `s${index % COLORS.length}` }),
+        `${seriesName(one)} · ${format(one.total)}`))));
+  }
+
+  function exploreCsv() {
+    if (!explored) return;
+    const quote = (value) => {
+      const text = value === null || value === undefined ? "" : String(value);
+      return /[",\n\r]/.test(text) || /^[=+\-@]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    };
+    const lines = ["t,key,value"];
+    for (const one of explored.series) {
+      for (const p of one.points) lines.push([p.t, seriesName(one), p.value].map(quote).join(","));
+    }
+    const url = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
+    const link = h("a", { href: url, download: `beacon-insights-${explored.event}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    URL.revokeObjectURL(url);
+  }
+
   // ---- refresh cycle ------------------------------------------------------------------------
   function showError(id, error) {
     put(id, h("p", { class: "error" }, `Could not load: ${error.message}`));
@@ -348,6 +453,7 @@
       lifecycle: api(`/v1/lifecycle?days=${days}`),
       search: api(`/v1/search?days=${days}&limit=10`),
       errors: api(`/v1/errors?days=${days}&limit=10`),
+      explore: api(`/v1/insights?${exploreQuery(exploreForm())}`),
       top: Promise.all(["revenue", "events", "rating"].map((metric) =>
         api(`/v1/top?by=${by}&metric=${metric}&days=${days}&limit=8`))),
     };
@@ -355,6 +461,7 @@
       realtime: ([rt, hourly]) => drawRealtime(rt, hourly), kpis: drawKpis, hourly: drawHourly,
       revenue: drawRevenue, platforms: drawPlatforms, funnel: drawFunnel, retention: drawRetention,
       lifecycle: drawLifecycle, search: drawSearch, errors: drawErrors, top: drawTop,
+      explore: drawExplore,
     };
     const target = { realtime: "tiles" };
     let bytes = 0, failed = 0, refused = false;
@@ -415,6 +522,21 @@
     $("auto").addEventListener("change", schedule);
     $("signout").addEventListener("click", () => { localStorage.removeItem(TOKEN_KEY); askToken(); });
     $("funnel-form").addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
+    readFragment();
+    $("x-breakdown").addEventListener("change", () => {
+      $("x-property").hidden = $("x-breakdown").value !== "property";
+    });
+    $("explore-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const form = exploreForm();
+      writeFragment(form);
+      try {
+        drawExplore(await api(`/v1/insights?${exploreQuery(form)}`));
+      } catch (error) {
+        showError("explore", error);
+      }
+    });
+    $("explore-csv").addEventListener("click", exploreCsv);
     for (const button of document.querySelectorAll("[data-export]")) {
       button.addEventListener("click", () => download(button.dataset.export));
     }
