@@ -54,6 +54,14 @@ SCHEDULES: tuple[ScheduledJob, ...] = (
         description="Check error rate, latency, revenue, cost and silence; mail on change.",
         body={},
     ),
+    ScheduledJob(
+        name="weekly-report",
+        function="alerts",
+        path="/v1/jobs/report",
+        cron="0 7 * * 1",
+        description="Mail last week's report (KPIs against the week before), once per week.",
+        body={"period": "week"},
+    ),
 )
 
 

@@ -268,6 +268,20 @@ class Settings:
         config="alertRecipients",
         shown_default="(none; `beacon dev`: `dev@localhost`)",
     )
+    report_recipients: Csv = setting(
+        (),
+        "weekly report recipients, comma list",
+        read_by=("alerts",),
+        config="reportRecipients",
+        shown_default="(none: the alert recipients)",
+    )
+    report_funnel: Csv = setting(
+        ("signup", "search", "payment"),
+        "the weekly report's funnel steps, comma list",
+        shown_default="`signup,search,payment`",
+        read_by=("alerts",),
+        config="reportFunnel",
+    )
     alert_from: str = setting(
         "beacon@localhost", "alert mail sender", read_by=("alerts",), config="alertFrom"
     )

@@ -115,11 +115,12 @@ class Mailer:
         self.timeout_seconds = timeout_seconds
         self.sleep = sleep
 
-    def send(self, message: EmailMessage) -> int:
-        """Deliver to every recipient; return the attempts it took, or raise MailError."""
+    def send(self, message: EmailMessage, recipients: tuple[str, ...] | None = None) -> int:
+        """Deliver to every recipient (default: the alert recipients); return the attempts it
+        took, or raise MailError."""
         for attempt in range(1, self.attempts + 1):
             try:
-                self._send_once(message)
+                self._send_once(message, recipients or self.settings.alert_recipients)
                 return attempt
             except (OSError, smtplib.SMTPException) as exc:
                 logger.warning("SMTP attempt %d/%d failed: %s", attempt, self.attempts, exc)
@@ -133,7 +134,7 @@ class Mailer:
         # and the mail never go to an impostor; BEACON_SMTP_CA_FILE only changes whom it trusts.
         return ssl.create_default_context(cafile=self.settings.smtp_ca_file or None)
 
-    def _send_once(self, message: EmailMessage) -> None:
+    def _send_once(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
         settings = self.settings
         smtp: smtplib.SMTP
         if settings.smtp_security == "ssl":
@@ -152,6 +153,4 @@ class Mailer:
                 smtp.starttls(context=self._tls_context())
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password)
-            smtp.send_message(
-                message, from_addr=settings.alert_from, to_addrs=list(settings.alert_recipients)
-            )
+            smtp.send_message(message, from_addr=settings.alert_from, to_addrs=list(recipients))

@@ -155,11 +155,15 @@ def funnel(q: Queries, args: Args) -> Body:
     params.reject_unknown(args, frozenset({"steps", "days"}))
     names = params.steps(args)
     days = _days(args, 30, MAX_RAW_DAYS)
+    return {"days": days, "steps": funnel_counts(q, names, day_window(q.now.date(), days))}
+
+
+def funnel_counts(q: Queries, names: list[str], window: Mapping[str, Any]) -> list[Body]:
+    """The funnel of `names` (validated event types) over window's @start_date..@end_date."""
     padded = names + [""] * (params.MAX_FUNNEL_STEPS - len(names))  # '' matches no event type
     values: dict[str, Any] = {f"step_{i + 1}": step for i, step in enumerate(padded)}
-    rows = q.rows("funnel", {**values, **day_window(q.now.date(), days)})
-    counts = [int(row["users"]) for row in rows[: len(names)]]
-    return {"days": days, "steps": funnel_steps(names, counts)}
+    rows = q.rows("funnel", {**values, **window})
+    return funnel_steps(names, [int(row["users"]) for row in rows[: len(names)]])
 
 
 def retention_cohorts(rows: list[dict[str, Any]], periods: int) -> list[Body]:
