@@ -22,7 +22,7 @@ PACKAGED_DIRS = ("functions", "sql")
 # Dependencies of functions/local only: the cloud functions never import them (a test imports
 # every entry point from its archive with them blocked), and leaving them out keeps Cloud Build
 # and cold starts smaller.
-LOCAL_ONLY_DEPENDENCIES = frozenset({"duckdb", "aiosmtpd", "croniter"})
+LOCAL_ONLY_DEPENDENCIES = frozenset({"duckdb", "aiosmtpd", "croniter", "prometheus-client"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")

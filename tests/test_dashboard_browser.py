@@ -72,6 +72,8 @@ def open_dashboard(dashboard_url: str, viewport: dict[str, int], screenshot: str
                 assert overflow <= 0, f"panel {panel} is {overflow} px wider than its box"
             assert page.evaluate("localStorage.getItem('beacon.adminToken')") == TOKEN
             assert "failed" not in page.text_content("#status")
+            strip = page.text_content("#health") or ""
+            assert "Last event loaded" in strip and "Dead letters 0" in strip, strip
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
         finally:

@@ -19,7 +19,7 @@ from typing import Any
 import flask
 
 from functions import runtime
-from functions.query import auth, export, insights, reports
+from functions.query import auth, export, health, insights, reports
 from functions.query.cache import ResponseCache
 from functions.query.costs import CostRecorder
 from functions.query.params import ParamError
@@ -196,6 +196,9 @@ def _run(
         return _json_body(body, queries.bytes_billed)
     if name == "export":
         return _export(args, queries)
+    if name == "health":
+        queries.endpoint = "health"
+        return _json_body(health.health(queries, args), queries.bytes_billed)
     if path == INSIGHTS:
         return _json_body(
             insights.run(queries, multi, settings.max_bytes_billed), queries.bytes_billed

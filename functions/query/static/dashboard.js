@@ -364,6 +364,31 @@
       })), { format: formats[body.metric], labelWidth: 120, color: COLORS[body.metric === "rating" ? 2 : 0] }))));
   }
 
+  // ---- pipeline health strip ----------------------------------------------------------------
+  const STALE_SECONDS = 3600; // an hour without a load or a rollup reads as a problem
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return "never";
+    if (seconds < 90) return `${Math.round(seconds)} s ago`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
+    return `${Math.round(seconds / 86400)} d ago`;
+  }
+
+  function drawHealth(body) {
+    const stale = (seconds) => seconds === null || seconds > STALE_SECONDS;
+    const rollups = body.rollups.filter((r) => r.seconds_ago !== null);
+    const oldest = rollups.length ? Math.max(...rollups.map((r) => r.seconds_ago)) : null;
+    const item = (label, value, bad, title) => h("span", { class: bad ? "bad" : "ok", title },
+      `${label} `, h("b", {}, value));
+    put("health",
+      item("Last event loaded", ago(body.seconds_since_last_load), stale(body.seconds_since_last_load),
+        body.last_event_loaded_at || "no event in the last three days"),
+      item("Rollups", oldest === null ? "never" : `oldest ${ago(oldest)}`, stale(oldest),
+        body.rollups.map((r) => `${r.table}: ${r.last_updated_at || "never"}`).join("\n")),
+      item("Dead letters", body.dead_letters === null ? "see Cloud Monitoring" : num(body.dead_letters),
+        Boolean(body.dead_letters), "messages the load gave up on after every attempt"));
+  }
+
   // ---- Explore: any event's measure over time, its question kept in the URL's #fragment ------
   const EXPLORE_FIELDS = ["event", "measure", "interval", "days", "breakdown", "property", "filter"];
   let explored = null; // the last answer, for CSV
@@ -454,6 +479,7 @@
       search: api(`/v1/search?days=${days}&limit=10`),
       errors: api(`/v1/errors?days=${days}&limit=10`),
       explore: api(`/v1/insights?${exploreQuery(exploreForm())}`),
+      health: api("/v1/health"),
       top: Promise.all(["revenue", "events", "rating"].map((metric) =>
         api(`/v1/top?by=${by}&metric=${metric}&days=${days}&limit=8`))),
     };
@@ -461,7 +487,7 @@
       realtime: ([rt, hourly]) => drawRealtime(rt, hourly), kpis: drawKpis, hourly: drawHourly,
       revenue: drawRevenue, platforms: drawPlatforms, funnel: drawFunnel, retention: drawRetention,
       lifecycle: drawLifecycle, search: drawSearch, errors: drawErrors, top: drawTop,
-      explore: drawExplore,
+      explore: drawExplore, health: drawHealth,
     };
     const target = { realtime: "tiles" };
     let bytes = 0, failed = 0, refused = false;
