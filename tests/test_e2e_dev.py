@@ -40,7 +40,7 @@ class DevProcess:
 
     @classmethod
     def on_free_ports(cls, data_dir: Path) -> DevProcess:
-        names = ("ingest", "query", "rollup", "alerts", "smtp")
+        names = ("ingest", "query", "rollup", "alerts", "smtp", "metrics")
         ports = {name: free_port() for name in names}
         return cls(data_dir, ports, data_dir.parent / f"{data_dir.name}-dev.log")
 

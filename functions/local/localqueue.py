@@ -534,6 +534,12 @@ class LocalQueue:
             ).fetchone()
         return {"ready": row[0], "delayed": row[1], "leased": row[2], "dead": row[3]}
 
+    def oldest_published_at(self) -> float | None:
+        """Unix time the oldest message still in the queue (not dead) was published, if any."""
+        with self._reading() as conn:
+            row: tuple[Any, ...] = conn.execute("SELECT MIN(published_at) FROM messages").fetchone()
+        return None if row[0] is None else float(row[0])
+
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         with self._reading() as conn:
             rows = conn.execute(

@@ -65,8 +65,12 @@ class QueueWorker:
         max_events: int | None = None,
         idle_sleep: float = 0.05,
         name: str = "beacon-queue-worker",
+        on_acked: Callable[[Sequence[Message]], None] | None = None,
     ) -> None:
         self.queue = queue
+        # Told of each batch once it is written and acked (`beacon dev`'s metrics); its failure
+        # is logged, never the batch's: the rows are already committed.
+        self.on_acked = on_acked
         self.handler = handler
         self.batch_size = batch_size
         self.max_events = max_events
@@ -125,6 +129,11 @@ class QueueWorker:
         self.queue.ack(ids)
         with self._counter_lock:
             self.delivered += len(batch)
+        if self.on_acked is not None:
+            try:
+                self.on_acked(batch)
+            except Exception:
+                log.exception("on_acked failed for %d messages (they are loaded)", len(batch))
 
     def _step(self, writer: ThreadPoolExecutor) -> int:
         """Claim and prepare a batch while the previous one is written; returns the claimed count.

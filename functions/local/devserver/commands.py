@@ -24,6 +24,7 @@ from functions.local.devserver.guard import job_headers
 from functions.local.devserver.jobs_client import JobRunError, local_port, run_job
 from functions.local.devserver.pipeline import DatabaseLocked, DevOptions, DevPipeline
 from functions.local.devserver.serving import LOOPBACK, PortInUse
+from functions.local.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from functions.schedules import SCHEDULES
 from functions.settings import DEV_ADMIN_TOKEN, DEV_WRITE_KEY, SettingsError, env_flag
 
@@ -81,8 +82,9 @@ def _register_dev(subparsers: Any) -> None:
         description=(
             "Run Beacon on this machine: ingest on --ingest-port, the dashboard on --query-port, "
             "rollup and alerts on their ports, a local queue and DuckDB under --data-dir, the "
-            "schedules of functions/schedules.py, and an SMTP sink that keeps alert mails as "
-            ".eml files. Ctrl-C drains the queue into DuckDB and exits."
+            "schedules of functions/schedules.py, an SMTP sink that keeps alert mails as "
+            ".eml files, and Prometheus metrics on --metrics-port. Ctrl-C drains the queue "
+            "into DuckDB and exits."
         ),
     )
     parser.add_argument(
@@ -102,6 +104,12 @@ def _register_dev(subparsers: Any) -> None:
         type=int,
         default=_env_int("BEACON_SMTP_PORT", 1025),
         help="port of the local SMTP sink; env BEACON_SMTP_PORT",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=_env_int("BEACON_METRICS_PORT", DEFAULT_METRICS_PORT),
+        help="port of the Prometheus /metrics endpoint; env BEACON_METRICS_PORT",
     )
     parser.add_argument(
         "--write-key",
@@ -278,6 +286,7 @@ def dev_options(args: argparse.Namespace) -> DevOptions:
             "rollup": args.rollup_port,
             "alerts": args.alerts_port,
             "smtp": args.smtp_port,
+            "metrics": args.metrics_port,
         },
         write_key=args.write_key,
         admin_token=args.admin_token,
@@ -365,6 +374,8 @@ def _print_banner(pipeline: DevPipeline, options: DevOptions) -> None:
         lines.append(
             f"smtp sink   {options.host}:{options.ports['smtp']} -> {mail}/*.eml  (alerts to {to})"
         )
+    if "metrics" in options.ports:
+        lines.append(f"metrics     {options.url('metrics')}/metrics  (Prometheus)")
     if pipeline.released:
         lines.append(f"redelivering {pipeline.released} messages a stopped run had in flight")
     lines.append("Ctrl-C to stop (the queue drains into DuckDB first)")

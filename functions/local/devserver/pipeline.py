@@ -33,6 +33,7 @@ from functions.local.devserver.serving import (
     wait_until_listening,
 )
 from functions.local.localqueue import LocalQueue
+from functions.local.metrics import MetricsServer, PipelineMetrics
 from functions.local.worker import QueueWorker
 from functions.registry import function_named
 from functions.schedules import SCHEDULES
@@ -131,9 +132,11 @@ class DevPipeline:
         self.released = 0  # leases of a killed predecessor made claimable again
         self._parts: list[Stoppable] = []  # started in-process parts, stopped in reverse
         self._feeds: list[Stoppable] = []  # event senders into ingest, stopped before it
+        self.scheduler: LocalScheduler | None = None
 
     def check_ports(self) -> None:
         wanted = ["ingest", *self.served] + (["smtp"] if self.smtp_available else [])
+        wanted += ["metrics"] if "metrics" in self.options.ports else []
         for name in wanted:
             check_port_free(self.options.ports[name], name, self.options.host)
 
@@ -162,8 +165,18 @@ class DevPipeline:
         # This process is the queue's only consumer: a lease still held belongs to a
         # predecessor that was killed mid-batch, so hand those messages out again now.
         self.released = self.queue.release_leases()
-        self.worker = QueueWorker(self.queue, LoadHandler(self.warehouse), batch_size=200)
+        metrics = self._metrics()
+        self.worker = QueueWorker(
+            self.queue,
+            LoadHandler(self.warehouse),
+            batch_size=200,
+            on_acked=None if metrics is None else metrics.acked,
+        )
         self.worker.start()
+        if metrics is not None:
+            self._start_part(
+                MetricsServer(metrics, self.options.host, self.options.ports["metrics"])
+            )
         if self.smtp_available:
             self._start_part(self._smtp_sink())
         # The job functions (private in the cloud, behind IAM) take only this run's token.
@@ -187,7 +200,20 @@ class DevPipeline:
         urls = {name: self.options.url(name) for name in self.served}
         jobs = [job for job in SCHEDULES if job.function in urls]
         fire = HttpFire(urls, headers=job_headers(self.options.data_dir))
-        self._start_part(LocalScheduler(jobs, fire))
+        self.scheduler = LocalScheduler(jobs, fire)
+        self._start_part(self.scheduler)
+
+    def _metrics(self) -> PipelineMetrics | None:
+        """/metrics on the metrics port, when one is given (`beacon dev` always gives one)."""
+        if "metrics" not in self.options.ports:
+            return None
+        assert self.queue is not None and self.warehouse is not None
+        return PipelineMetrics(
+            self.queue,
+            self.warehouse,
+            self.settings,
+            job_successes=lambda: dict(self.scheduler.succeeded) if self.scheduler else {},
+        )
 
     def start_feed(self, feed: Stoppable) -> None:
         """Start something that sends events to ingest, such as the live demo stream."""
@@ -243,8 +269,10 @@ class DevPipeline:
         return drained
 
     def summary(self) -> dict[str, Any]:
+        metrics = "metrics" in self.options.ports
         return {
             "ingest": self.options.url("ingest"),
+            "metrics": self.options.url("metrics") + "/metrics" if metrics else None,
             "served": {name: self.options.url(name) for name in self.served},
             "database": str(self.settings.duckdb_path),
             "released": self.released,

@@ -73,6 +73,7 @@ class LocalScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.fired: list[tuple[str, datetime]] = []  # (job name, clock time), for status and tests
+        self.succeeded: dict[str, datetime] = {}  # job name -> clock time its last run succeeded
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="beacon-scheduler", daemon=True)
@@ -91,6 +92,7 @@ class LocalScheduler:
                 self.fired.append((job.name, now))
                 try:
                     self._fire(job)
+                    self.succeeded[job.name] = self._clock()
                 except Exception:
                     # The next slot fires the job again; the jobs are idempotent recomputations.
                     logger.exception(
