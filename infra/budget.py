@@ -1,12 +1,16 @@
-"""A Cloud Billing budget for the project, mailing the alert recipients as spend grows."""
+"""A Cloud Billing budget for the project, mailing the alert recipients (the monitoring
+component's mail channels) as spend grows."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.monitoring import MAX_CHANNELS
+
 DAYS_PER_MONTH = 30.4  # budgets are monthly; dailyBudgetUsd is the figure people reason in
-MAX_CHANNELS = 5  # a budget notifies at most five monitoring channels
 
 
 def monthly_amount(daily_budget_usd: float) -> int:
@@ -19,12 +23,12 @@ class BudgetArgs:
         project: str,
         billing_account: str,
         daily_budget_usd: float,
-        recipients: tuple[str, ...],
+        channels: Sequence[pulumi.Input[str]],
     ) -> None:
         self.project = project
         self.billing_account = billing_account
         self.daily_budget_usd = daily_budget_usd
-        self.recipients = recipients
+        self.channels = list(channels)[:MAX_CHANNELS]
 
 
 class Budget(pulumi.ComponentResource):
@@ -35,17 +39,6 @@ class Budget(pulumi.ComponentResource):
     ) -> None:
         super().__init__("beacon:infra:Budget", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        channels = [
-            gcp.monitoring.NotificationChannel(
-                f"{name}-mail-{index}",
-                project=args.project,
-                type="email",
-                display_name=f"Beacon budget: {address}",
-                labels={"email_address": address},
-                opts=child,
-            )
-            for index, address in enumerate(args.recipients[:MAX_CHANNELS])
-        ]
         project_number = gcp.organizations.get_project_output(project_id=args.project).number
         self.budget = gcp.billing.Budget(
             name,
@@ -71,7 +64,7 @@ class Budget(pulumi.ComponentResource):
                 ),
             ],
             all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
-                monitoring_notification_channels=[channel.id for channel in channels],
+                monitoring_notification_channels=args.channels,
                 disable_default_iam_recipients=False,  # billing admins are mailed as well
             ),
             opts=child,

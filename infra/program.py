@@ -13,6 +13,7 @@ from infra.delivery import Delivery, DeliveryArgs
 from infra.grants import Grants, GrantsArgs
 from infra.identities import Identities, IdentitiesArgs
 from infra.messaging import Messaging, MessagingArgs
+from infra.monitoring import Monitoring, MonitoringArgs
 from infra.scheduler import Scheduler, SchedulerArgs
 from infra.secrets import Secrets, SecretsArgs
 from infra.services import ProjectServices, ProjectServicesArgs
@@ -29,6 +30,7 @@ class Pipeline:
     functions: CloudFunctions
     delivery: Delivery
     scheduler: Scheduler
+    monitoring: Monitoring
     budget: Budget | None
 
 
@@ -65,11 +67,12 @@ def build(config: InfraConfig | None = None) -> Pipeline:
         CloudFunctionsArgs(cfg, identities, secrets, depends_on=[grants, warehouse]),
         after_apis,
     )
+    load_subscription = f"{cfg.app.topic}-load"
     delivery = Delivery(
         "delivery",
         DeliveryArgs(
             project=cfg.project,
-            subscription_name=f"{cfg.app.topic}-load",
+            subscription_name=load_subscription,
             topic=messaging.topic,
             dead_letter_topic=messaging.dead_letter_topic,
             load_url=functions.urls["load"],
@@ -91,12 +94,26 @@ def build(config: InfraConfig | None = None) -> Pipeline:
         ),
         after_apis,
     )
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            cfg.project,
+            cfg.prefix,
+            cfg.app.alert_recipients,
+            load_subscription,
+            messaging.dead_letter_subscription.name,
+        ),
+        after_apis,
+    )
     budget = None
     if cfg.billing_account:
         budget = Budget(
             "budget",
             BudgetArgs(
-                cfg.project, cfg.billing_account, cfg.app.daily_budget_usd, cfg.app.alert_recipients
+                cfg.project,
+                cfg.billing_account,
+                cfg.app.daily_budget_usd,
+                [channel.id for channel in monitoring.channels],
             ),
             after_apis,
         )
@@ -106,5 +123,14 @@ def build(config: InfraConfig | None = None) -> Pipeline:
     pulumi.export("topic", messaging.topic.name)
     pulumi.export("dead_letter_subscription", messaging.dead_letter_subscription.name)
     return Pipeline(
-        cfg, warehouse, messaging, secrets, identities, functions, delivery, scheduler, budget
+        cfg,
+        warehouse,
+        messaging,
+        secrets,
+        identities,
+        functions,
+        delivery,
+        scheduler,
+        monitoring,
+        budget,
     )

@@ -18,8 +18,10 @@ APIS = (
     "iam.googleapis.com",
     "cloudresourcemanager.googleapis.com",  # project-level IAM bindings
     "storage.googleapis.com",
+    "monitoring.googleapis.com",  # alert policies and the dashboard (infra/monitoring.py)
+    "logging.googleapis.com",  # the log-based metric of failed scheduler attempts
 )
-BUDGET_APIS = ("billingbudgets.googleapis.com", "monitoring.googleapis.com")
+BUDGET_APIS = ("billingbudgets.googleapis.com",)
 
 
 class ProjectServicesArgs:

@@ -461,3 +461,57 @@ def test_functions_deploy_from_content_addressed_archives(deployed: Pipeline) ->
         source = function.inputs["buildConfig"]["source"]["storageSource"]
         assert source["object"] in objects
         assert source["object"].startswith(function.inputs["name"].removeprefix("beacon-") + "-")
+
+
+def test_monitoring_policies_watch_backlog_dead_letters_errors_and_scheduler(
+    deployed: Pipeline,
+) -> None:
+    policies = {p.name: p.inputs for p in of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
+    assert sorted(policies) == [
+        "monitoring-dead-letters",
+        "monitoring-function-errors",
+        "monitoring-load-backlog",
+        "monitoring-scheduler-failures",
+    ]
+    channel_ids = {
+        f"{c.name}-id" for c in of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    }
+    assert len(channel_ids) == 2  # one per alert recipient, shared with the budget
+    for inputs in policies.values():
+        assert set(inputs["notificationChannels"]) == channel_ids
+        assert inputs["documentation"]["content"]
+
+    def threshold(policy: str) -> list[dict[str, Any]]:
+        return [c["conditionThreshold"] for c in policies[policy]["conditions"]]
+
+    [backlog] = threshold("monitoring-load-backlog")
+    assert "subscription/oldest_unacked_message_age" in backlog["filter"]
+    assert 'subscription_id = "beacon-events-load"' in backlog["filter"]
+    [dead] = threshold("monitoring-dead-letters")
+    assert "num_undelivered_messages" in dead["filter"]
+    assert 'subscription_id = "beacon-events-dead-letter-keep"' in dead["filter"]
+    assert dead["thresholdValue"] == 0 and dead["comparison"] == "COMPARISON_GT"
+    errors = threshold("monitoring-function-errors")
+    services = {f"beacon-{name}" for name in ("ingest", "load", "query", "rollup", "alerts")}
+    assert {c["filter"].split('service_name = "')[1].split('"')[0] for c in errors} == services
+    assert all('response_code_class = "5xx"' in c["filter"] for c in errors)
+    [failed] = threshold("monitoring-scheduler-failures")
+    (metric,) = of_type("gcp:logging/metric:Metric")
+    assert metric.inputs["name"] in failed["filter"]
+    assert 'resource.type = "cloud_scheduler_job"' in metric.inputs["filter"]
+    assert "severity >= ERROR" in metric.inputs["filter"]
+
+
+def test_monitoring_dashboard_charts_the_policies_figures(deployed: Pipeline) -> None:
+    (board,) = of_type("gcp:monitoring/dashboard:Dashboard")
+    layout = json.loads(board.inputs["dashboardJson"])
+    tiles = layout["mosaicLayout"]["tiles"]
+    titles = [tile["widget"]["title"] for tile in tiles]
+    assert len(titles) == 5 and any("backlog" in t.lower() for t in titles)
+    filters = [
+        d["timeSeriesQuery"]["timeSeriesFilter"]["filter"]
+        for tile in tiles
+        for d in tile["widget"]["xyChart"]["dataSets"]
+    ]
+    assert any("beacon-events-dead-letter-keep" in f for f in filters)
+    assert all(tile["xPos"] + tile["width"] <= 12 for tile in tiles)
