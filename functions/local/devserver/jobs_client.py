@@ -32,7 +32,7 @@ from functions.settings import Settings, SettingsError
 # Which job paths read a date range or a dry-run flag from their body. Others would ignore the
 # flag, so it is refused rather than letting a "dry run" write.
 RANGE_PATHS = frozenset({"/v1/jobs/rollup"})
-DRY_RUN_PATHS = frozenset({"/v1/jobs/alerts", "/v1/jobs/retention"})
+DRY_RUN_PATHS = frozenset({"/v1/jobs/alerts", "/v1/jobs/retention", "/v1/jobs/report"})
 
 
 class JobRunError(RuntimeError):
