@@ -38,7 +38,7 @@ from sqlglot import exp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from functions.alerts import figures  # noqa: E402
+from functions.alerts import figures, report  # noqa: E402
 from functions.catalogue import Table, tables  # noqa: E402
 from functions.envelope import Envelope  # noqa: E402
 from functions.load.enrich import event_row  # noqa: E402
@@ -320,6 +320,15 @@ def measured_jobs(settings: Settings) -> dict[str, list[Statement]]:
                         figures.cost(recorder, settings, NOW),
                     ),
                 )
+            elif job.path == "/v1/jobs/report":
+                period = report.last_complete(str(job.body.get("period", "week")), TODAY)
+                record(
+                    job.name,
+                    lambda p=period: (
+                        report.already_sent(recorder, p),
+                        report.figures(recorder, settings, p, NOW),
+                    ),
+                )
             else:
                 raise SystemExit(f"bench/cost.py does not know what job {job.name} runs")
         record(
@@ -454,7 +463,7 @@ def function_calls(events: int, measured: Measured) -> dict[str, int]:
         "rollup": sum(
             n for job, n in runs.items() if job in ("rollup-today", "rollup", "retention")
         ),
-        "alerts": runs["alerts"],
+        "alerts": runs["alerts"] + runs["weekly-report"],
     }
 
 
