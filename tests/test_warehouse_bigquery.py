@@ -383,3 +383,38 @@ def test_ensure_tables_creates_the_dataset_bigquery_reports_missing(
         ("GET", f"/bigquery/v2/projects/{PROJECT}/datasets/beacon/tables"),
         ("POST", f"/bigquery/v2/projects/{PROJECT}/datasets"),
     ]
+
+
+@pytest.mark.emulator
+def test_the_insights_question_runs_on_bigquery_with_its_parameters(
+    warehouse: BigQueryWarehouse,
+) -> None:
+    """sql/queries/insights.sql as the query function sends it: a breakdown by property, a
+    filter, the top-N fold and a quantile, with array and scalar parameters of every kind."""
+    from functions.query import insights
+    from functions.sqlfiles import load_sql
+
+    rows = [
+        event_row("e1", properties={"tier": "a"}, platform="ios", duration_ms=100.0),
+        event_row("e2", properties={"tier": "a"}, platform="ios", duration_ms=300.0),
+        event_row("e3", properties={"tier": "b"}, platform="ios", duration_ms=200.0),
+        event_row("e4", properties={"tier": "c"}, platform="web", duration_ms=900.0),
+        event_row("e1", properties={"tier": "a"}, platform="ios", duration_ms=100.0),  # a copy
+    ]
+    warehouse.insert_rows("events", rows)
+    question = insights.parse(
+        {
+            "event": ["payment"],
+            "start": [DAY.isoformat()],
+            "end": [DAY.isoformat()],
+            "breakdown": ["properties.tier"],
+            "filter": ["platform=ios"],
+            "limit": ["1"],
+        },
+        DAY,
+    )
+    params = insights.sql_parameters(question, "USD")
+    assert warehouse.estimate_bytes(load_sql("queries/insights"), params) >= 0
+    answer = warehouse.query(load_sql("queries/insights"), params).rows
+    totals = {(r["key"], r["is_other"]): r["value"] for r in answer if r["bucket"] is None}
+    assert totals == {("a", False): 2, (None, True): 1}  # e1 once; e3 folded; e4 filtered out
