@@ -1,16 +1,26 @@
 """Benchmark the rollups on DuckDB (not a test; `python bench/rollup.py`).
 
-Generates events straight into a DuckDB file with one INSERT ... SELECT over range() (fast, no
-Python rows), then times run_rollups for daily_kpis and for every table, against a hand-written
-DuckDB query computing the same daily KPIs on the same data in the same run: the floor, whose rows
-are checked against the rollup's. Target: daily_kpis within 1.5x of the floor. Then runs
-bench/_query_latency.py (the query API over HTTP on its own rollup fixture) when it is present.
+For each event count: generates the events straight into a DuckDB file with one INSERT ... SELECT
+over range() (fast, no Python rows), then measures in a child process, so that its peak resident
+memory is the rollups' own, with DuckDB's memory_limit set (BEACON_DUCKDB_MEMORY_LIMIT's default,
+or --memory-limit):
+- daily_kpis for 90 days against a hand-written DuckDB query computing the same daily KPIs on the
+  same data in the same run (the floor, whose rows are checked against the rollup's);
+- all tables for 90 days, and each table alone;
+- the scheduled runs: `rollup-today` (today only, over the whole history) and the nightly
+  trailing days, with the rows DuckDB's profiler says each scanned and the bytes it spilled.
+Targets are printed beside each figure. With two or more counts it compares each table's time at
+the largest count with the smallest (target: at most 12 times for 10 times the events). Then it
+runs bench/_query_latency.py (the query API over HTTP on its own rollup fixture) when present.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,11 +33,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from functions.local.duckdb_warehouse import DuckDBWarehouse  # noqa: E402
-from functions.rollup.runner import run_rollups  # noqa: E402
+from functions.local.translate import translate  # noqa: E402
+from functions.rollup.runner import ROLLUP_TABLES, _script, run_rollups  # noqa: E402
+from functions.settings import Settings  # noqa: E402
 
 DAYS = 90
 FIRST_DAY = date(2024, 1, 1)
-TARGET_RATIO = 1.5
+LAST_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
+TRAILING_DAYS = 3  # the nightly run's default (BEACON_ROLLUP_TRAILING_DAYS)
+TARGET_RATIO = 1.2  # daily_kpis against the floor
+TARGET_ALL_10M_S = 30.0
+TARGET_TODAY_10M_S = 2.0
+TARGET_GROWTH = 12.0  # time at 10x the events, per table and for all tables
+TARGET_RSS_BYTES = 4 << 30
 
 # Synthetic events: ~20 events per user, spread evenly over the 90 days whatever the count,
 # 1 % copies of the event before (same event_id and content, loaded later), a mix of types with
@@ -144,7 +162,7 @@ def timed(*actions: Callable[[], Any], repeat: int = 3) -> list[float]:
     return best
 
 
-def bench(events: int, workdir: Path) -> None:
+def generate(events: int, workdir: Path) -> Path:
     path = workdir / f"bench-{events}.duckdb"
     warehouse = DuckDBWarehouse(path)
     warehouse.ensure_tables()
@@ -152,10 +170,16 @@ def bench(events: int, workdir: Path) -> None:
     sql = GENERATE.replace("{first}", FIRST_DAY.isoformat())
     params = {"users": max(events // 20, 1), "days": DAYS, "events": events}
     warehouse._conn.execute(sql, params)  # fixture only: DuckDB SQL, not a warehouse statement
+    run_rollups(warehouse, start=FIRST_DAY, end=LAST_DAY, tables=["user_first_seen"])
+    warehouse.close()
     print(f"\n{events:,} events over {DAYS} days generated in {time.perf_counter() - began:.1f} s")
+    return path
 
-    start, end = FIRST_DAY, FIRST_DAY + timedelta(days=DAYS - 1)
-    run_rollups(warehouse, start=start, end=end, tables=["user_first_seen"])
+
+def measure(path: Path, memory_limit: str) -> dict[str, Any]:
+    """Every figure for one fixture (run in the child process)."""
+    warehouse = DuckDBWarehouse(path, memory_limit=memory_limit)
+    start, end = FIRST_DAY, LAST_DAY
     kpis, floor = timed(
         lambda: run_rollups(warehouse, start=start, end=end, tables=["daily_kpis"]),
         lambda: warehouse._conn.execute(FLOOR, {"s": start, "e": end}).fetchall(),
@@ -163,21 +187,117 @@ def bench(events: int, workdir: Path) -> None:
     same = _comparable(warehouse._conn.execute(FLOOR, {"s": start, "e": end}).fetchall()) == (
         _comparable(warehouse._conn.execute(WRITTEN, {"s": start, "e": end}).fetchall())
     )
-    ratio = kpis / floor
-    verdict = "ok" if ratio <= TARGET_RATIO else "ABOVE TARGET"
-    print(f"  daily_kpis, {DAYS} days:      {kpis:7.2f} s")
-    print(f"  hand-written DuckDB floor:    {floor:7.2f} s")
-    print(f"  ratio:                        {ratio:7.2f}x (target <= {TARGET_RATIO}x: {verdict})")
-    print(f"  floor rows equal the rollup's (quantiles aside): {'yes' if same else 'NO'}")
-
-    trailing = end - timedelta(days=2)
-    for label, first in ((f"{DAYS} days", start), ("3 trailing days", trailing)):
-        summary = run_rollups(warehouse, start=first, end=end)
-        print(f"  all tables, {label + ':':18} {summary['seconds']:7.2f} s")
-        if first == start:
-            for table, seconds in _per_table(warehouse, first, end).items():
-                print(f"    {table:24} {seconds:6.2f} s")
+    figures: dict[str, Any] = {"kpis": kpis, "floor": floor, "same": same}
+    figures["all"] = run_rollups(warehouse, start=start, end=end)["seconds"]
+    figures["tables"] = _per_table(warehouse, start, end)
+    for name, first in (("today", end), ("trailing", end - timedelta(days=TRAILING_DAYS - 1))):
+        figures[name] = run_rollups(warehouse, start=first, end=end)["seconds"]
+        figures[f"{name}_scanned"] = scanned(warehouse, path, first, end)
     warehouse.close()
+    return figures
+
+
+def scanned(warehouse: DuckDBWarehouse, path: Path, start: date, end: date) -> dict[str, int]:
+    """Rows every table's script scans for start..end, and bytes spilled, by DuckDB's profiler
+    (a second run of the same statements, outside the timed one: profiling has a cost)."""
+    settings = Settings.from_env({})
+    params = {
+        "start_date": start,
+        "end_date": end,
+        "reporting_currency": settings.reporting_currency,
+        "churn_days": settings.churn_days,
+    }
+    profile = path.with_suffix(".profile.json")
+    conn = warehouse._conn
+    conn.execute("SET enable_profiling = 'json'")
+    conn.execute("SET profiling_output = $out", {"out": str(profile)})
+    rows = spilled = 0
+    try:
+        for name in ROLLUP_TABLES:
+            for statement in translate(_script(name)):
+                conn.execute(statement.sql, {k: params[k] for k in statement.params})
+                report = json.loads(profile.read_text())
+                rows += int(report["query"]["total_rows_scanned"])
+                spilled += int(report["system"]["total_bytes_spilled"])
+    finally:
+        conn.execute("SET enable_profiling = 'no_output'")
+        conn.execute("RESET enable_profiling")
+    return {"rows": rows, "spilled": spilled}
+
+
+def child_measure(path: Path, memory_limit: str) -> tuple[dict[str, Any], int]:
+    """measure() in a child process: its figures and its peak resident memory in bytes."""
+    command = [sys.executable, __file__, "--measure", str(path), "--memory-limit", memory_limit]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"measuring {path} failed ({child.returncode})")
+    return json.loads(out), usage.ru_maxrss * 1024  # Linux reports kilobytes
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "ABOVE TARGET"
+
+
+def report(events: int, figures: dict[str, Any], rss: int, memory_limit: str) -> None:
+    ratio = figures["kpis"] / figures["floor"]
+    print(f"  (measured in a child process, DuckDB memory_limit {memory_limit})")
+    print(f"  daily_kpis, {DAYS} days:      {figures['kpis']:7.2f} s")
+    print(f"  hand-written DuckDB floor:    {figures['floor']:7.2f} s")
+    print(
+        f"  ratio:                        {ratio:7.2f}x (target <= {TARGET_RATIO}x: "
+        f"{verdict(ratio <= TARGET_RATIO)})"
+    )
+    print(
+        f"  floor rows equal the rollup's (quantiles aside): {'yes' if figures['same'] else 'NO'}"
+    )
+    note = ""
+    if events >= 10_000_000:
+        note = (
+            f" (target <= {TARGET_ALL_10M_S:.0f} s: {verdict(figures['all'] <= TARGET_ALL_10M_S)})"
+        )
+    print(f"  all tables, {DAYS} days:      {figures['all']:7.2f} s{note}")
+    for table, seconds in figures["tables"].items():
+        print(f"    {table:24} {seconds:6.2f} s")
+    for name, label in (
+        ("today", "rollup-today (1 day)"),
+        ("trailing", f"{TRAILING_DAYS} trailing days"),
+    ):
+        scan = figures[f"{name}_scanned"]
+        note = ""
+        if name == "today" and events >= 10_000_000:
+            met = verdict(figures[name] <= TARGET_TODAY_10M_S)
+            note = f" (target <= {TARGET_TODAY_10M_S:.0f} s: {met})"
+        print(
+            f"  {label + ':':28} {figures[name]:7.2f} s{note}; scans {scan['rows']:,} rows"
+            f" ({scan['rows'] / events:.1f}x the events), spills {scan['spilled']:,} bytes"
+        )
+    print(
+        f"  peak resident memory:         {rss / 2**30:7.2f} GiB (target < "
+        f"{TARGET_RSS_BYTES / 2**30:.0f} GiB: {verdict(rss < TARGET_RSS_BYTES)})"
+    )
+
+
+def growth(measured: dict[int, dict[str, Any]]) -> None:
+    """Each table's time at the largest count against the smallest."""
+    small, large = min(measured), max(measured)
+    factor = large / small
+    allowed = TARGET_GROWTH * factor / 10
+    print(f"\ngrowth from {small:,} to {large:,} events ({factor:.0f}x; target <= {allowed:.0f}x):")
+    rows = [
+        (t, measured[small]["tables"][t], measured[large]["tables"][t])
+        for t in measured[small]["tables"]
+    ]
+    rows.append(("all tables", measured[small]["all"], measured[large]["all"]))
+    for table, before, after in rows:
+        times = after / before if before else float("inf")
+        print(
+            f"  {table:24} {before:6.2f} s -> {after:6.2f} s  {times:5.1f}x"
+            f"  {verdict(times <= allowed)}"
+        )
 
 
 def _comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -193,8 +313,6 @@ def _comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def _per_table(warehouse: DuckDBWarehouse, start: date, end: date) -> dict[str, float]:
-    from functions.rollup.runner import ROLLUP_TABLES
-
     return {
         table: run_rollups(warehouse, start=start, end=end, tables=[table])["seconds"]
         for table in ROLLUP_TABLES
@@ -222,14 +340,29 @@ def main(argv: list[str] | None = None) -> None:
         default=[1_000_000, 3_000_000],
         help=(
             "event counts to benchmark (default: 1,000,000 and 3,000,000, about 2 minutes on 2"
-            " shared cores; 10,000,000 adds about 6 minutes, mostly the all-tables runs)"
+            " shared cores; 10,000,000, the scale check, adds about 4 minutes)"
         ),
     )
+    parser.add_argument(
+        "--memory-limit",
+        default=Settings.from_env({}).duckdb_memory_limit,
+        help="DuckDB's memory_limit for the rollups (default: BEACON_DUCKDB_MEMORY_LIMIT's)",
+    )
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's job
     args = parser.parse_args(argv)
+    if args.measure is not None:
+        print(json.dumps(measure(args.measure, args.memory_limit)))
+        return
+    measured: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="beacon-bench-") as tmp:
-        workdir = Path(tmp)
         for events in args.events:
-            bench(events, workdir)
+            path = generate(events, Path(tmp))
+            figures, rss = child_measure(path, args.memory_limit)
+            report(events, figures, rss, args.memory_limit)
+            measured[events] = figures
+            path.unlink()
+    if len(measured) > 1:
+        growth(measured)
     run_query_latency()
 
 

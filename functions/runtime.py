@@ -39,7 +39,9 @@ def get_warehouse() -> Warehouse:
             else:
                 from functions.local.duckdb_warehouse import DuckDBWarehouse
 
-                _warehouse = DuckDBWarehouse(settings.duckdb_path)
+                _warehouse = DuckDBWarehouse(
+                    settings.duckdb_path, memory_limit=settings.duckdb_memory_limit
+                )
             _warehouse.ensure_tables()
         return _warehouse
 

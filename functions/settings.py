@@ -123,6 +123,11 @@ class Settings:
     data_dir: Path = setting(
         Path(".beacon"), "local data: `beacon.duckdb`, `queue.sqlite3`, `logs/`, `mail/`"
     )
+    duckdb_memory_limit: str = setting(
+        "4GB",
+        "DuckDB's memory limit; past it joins, sorts and groupings spill to `beacon.duckdb.tmp/`",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+    )
     gcp_project: str = setting(
         "",
         "Google Cloud project",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from functions.local.duckdb_warehouse import DuckDBWarehouse
+from functions.local.translate import QUANTILE_RANK_TOLERANCE
 from functions.rollup.runner import ROLLUP_TABLES, run_rollups
 from tests.sql import rollup_oracle as oracle
 
@@ -79,12 +80,14 @@ def expected_rows(events: list[Row]) -> dict[str, list[Row]]:
 
 
 def within_quantile_bounds(value: float | None, values: list[float], q: float) -> bool:
-    """An approximate quantile lies between the sorted values around the exact rank."""
+    """A quantile's value lies among the sorted values within the stated rank tolerance of the
+    exact rank (QUANTILE_RANK_TOLERANCE of them, at least one rank)."""
     if not values:
         return value is None
     position = q * (len(values) - 1)
-    low = values[max(math.floor(position) - 1, 0)]
-    high = values[min(math.ceil(position) + 1, len(values) - 1)]
+    slack = max(1, math.ceil(QUANTILE_RANK_TOLERANCE * len(values)))
+    low = values[max(math.floor(position) - slack, 0)]
+    high = values[min(math.ceil(position) + slack, len(values) - 1)]
     return value is not None and low - 1e-9 <= value <= high + 1e-9
 
 

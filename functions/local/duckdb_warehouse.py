@@ -121,7 +121,9 @@ def _stage(
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         if not read_only:
@@ -130,6 +132,9 @@ class DuckDBWarehouse:
             self._conn = duckdb.connect(str(self.path), read_only=read_only)
             # TIMESTAMPTZ truncation and DATE casts follow the session zone; BigQuery's is UTC.
             self._conn.execute("SET GLOBAL TimeZone = 'UTC'")
+            if memory_limit is not None:
+                # Bounded, DuckDB spills to disk instead of growing (its default: 80 % of RAM).
+                self._conn.execute("SET GLOBAL memory_limit = $limit", {"limit": memory_limit})
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
         self._write_lock = threading.Lock()

@@ -157,7 +157,7 @@ def run_in_process(
     from functions.local.devserver.pipeline import DatabaseLocked, open_duckdb
 
     try:
-        warehouse = open_duckdb(settings.duckdb_path)
+        warehouse = open_duckdb(settings.duckdb_path, settings.duckdb_memory_limit)
     except DatabaseLocked as exc:
         # Usually a `beacon dev` on other ports than the ones asked: it holds the file, so the
         # request has to go to it rather than run here.

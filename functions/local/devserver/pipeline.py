@@ -99,11 +99,11 @@ def dev_environment(options: DevOptions, base: Mapping[str, str]) -> dict[str, s
     return env
 
 
-def open_duckdb(path: Path) -> Warehouse:
+def open_duckdb(path: Path, memory_limit: str | None = None) -> Warehouse:
     from functions.local.duckdb_warehouse import DuckDBWarehouse
 
     try:
-        warehouse: Warehouse = DuckDBWarehouse(path)
+        warehouse: Warehouse = DuckDBWarehouse(path, memory_limit=memory_limit)
         warehouse.ensure_tables()
     except Exception as exc:
         if "lock" in str(exc).lower():
@@ -154,7 +154,9 @@ class DevPipeline:
         os.environ.update(self.env)  # functions that read the environment see the dev wiring
         runtime.reset()
         runtime.use_settings(self.settings)
-        self.warehouse = open_duckdb(self.settings.duckdb_path)
+        self.warehouse = open_duckdb(
+            self.settings.duckdb_path, self.settings.duckdb_memory_limit
+        )
         runtime.use_warehouse(self.warehouse)
         self.queue = LocalQueue(
             self.settings.queue_path,
