@@ -131,7 +131,22 @@ def _none(text: str) -> str:
     return f"<p style='color:#6b7280;font-size:13px;margin:0'>{html.escape(text)}</p>"
 
 
-def html_body(figures: dict[str, Any]) -> str:
+def _bar_table(
+    headers: Sequence[str],
+    rows: Sequence[tuple[Sequence[str], float]],
+    colour: str,
+    empty: str,
+) -> str:
+    """A table of (cells, bar value) rows, the bar drawn as its third column, scaled to the
+    largest; the numbers (every column after the first) right-aligned."""
+    if not rows:
+        return _none(empty)
+    largest = max(value for _, value in rows)
+    cells = [[*row[:2], _bar(value, largest, colour), *row[2:]] for row, value in rows]
+    return _table(headers, cells, set(range(1, len(headers))) - {2})
+
+
+def _sections(figures: dict[str, Any]) -> list[tuple[str, str]]:
     e = html.escape
     kpis = _table(
         ("", f"{figures['start']} to {figures['end']}", "before", "change"),
@@ -141,80 +156,83 @@ def html_body(figures: dict[str, Any]) -> str:
         ],
         {1, 2, 3},
     )
-    revenue = figures["revenue"]
-    largest = max((float(r["revenue"] or 0) for r in revenue), default=0)
-    revenue_html = (
-        _table(
-            ("Currency", "Revenue", "", "Transactions", "Change"),
+    revenue = [
+        (
             [
-                (
-                    e(r["currency"]),
-                    e(_money(r["revenue"])),
-                    _bar(float(r["revenue"] or 0), largest),
-                    e(_number(r["transactions"])),
-                    e(change(r["revenue"], r["previous_revenue"], rate=False)[0]),
-                )
-                for r in revenue
+                e(r["currency"]),
+                e(_money(r["revenue"])),
+                e(_number(r["transactions"])),
+                e(change(r["revenue"], r["previous_revenue"], rate=False)[0]),
             ],
-            {1, 3, 4},
+            float(r["revenue"] or 0),
         )
-        if revenue
-        else _none("No revenue in this period.")
-    )
-    funnel = figures["funnel"]
-    first = float(funnel[0]["users"]) if funnel else 0
-    funnel_html = _table(
-        ("Step", "Users", "", "From the first"),
-        [
-            (
-                e(f"{index}. {step['step']}"),
-                e(_number(step["users"])),
-                _bar(float(step["users"]), first, "#0891b2"),
-                e(_percent(step["conversion"])),
-            )
-            for index, step in enumerate(funnel, 1)
-        ],
-        {1, 3},
-    )
-    searches = figures["zero_result_searches"]
-    most = max((float(r["zero_result_searches"]) for r in searches), default=0)
-    searches_html = (
-        _table(
-            ("Query", "Without results", "", "Searches"),
+        for r in figures["revenue"]
+    ]
+    funnel = [
+        (
+            [e(f"{i}. {step['step']}"), e(_number(step["users"])), e(_percent(step["conversion"]))],
+            float(step["users"]),
+        )
+        for i, step in enumerate(figures["funnel"], 1)
+    ]
+    searches = [
+        (
             [
-                (
-                    e(r["query"] or "(empty)"),
-                    e(_number(r["zero_result_searches"])),
-                    _bar(float(r["zero_result_searches"]), most, "#d97706"),
-                    e(_number(r["searches"])),
-                )
-                for r in searches
+                e(r["query"] or "(empty)"),
+                e(_number(r["zero_result_searches"])),
+                e(_number(r["searches"])),
             ],
-            {1, 3},
+            float(r["zero_result_searches"]),
         )
-        if searches
-        else _none("Every search found something.")
-    )
-    errors = figures["growing_errors"]
-    growth = max((float(r["growth"]) for r in errors), default=0)
-    errors_html = (
-        _table(
-            ("Error type", "Events", "", "Before", "Change"),
+        for r in figures["zero_result_searches"]
+    ]
+    errors = [
+        (
             [
-                (
-                    e(r["error_type"]),
-                    e(_number(r["events"])),
-                    _bar(float(r["growth"]), growth, BAD),
-                    e(_number(r["previous_events"])),
-                    e(change(r["events"], r["previous_events"], rate=False)[0]),
-                )
-                for r in errors
+                e(r["error_type"]),
+                e(_number(r["events"])),
+                e(_number(r["previous_events"])),
+                e(change(r["events"], r["previous_events"], rate=False)[0]),
             ],
-            {1, 3, 4},
+            float(r["growth"]),
         )
-        if errors
-        else _none("No error type grew.")
-    )
+        for r in figures["growing_errors"]
+    ]
+    return [
+        ("Key figures", kpis),
+        (
+            "Revenue by currency",
+            _bar_table(
+                ("Currency", "Revenue", "", "Transactions", "Change"),
+                revenue,
+                BAR_COLOUR,
+                "No revenue in this period.",
+            ),
+        ),
+        (
+            "Funnel: " + " → ".join(figures["funnel_steps"]),
+            _bar_table(("Step", "Users", "", "From the first"), funnel, "#0891b2", "No users."),
+        ),
+        (
+            "Top searches without results",
+            _bar_table(
+                ("Query", "Without results", "", "Searches"),
+                searches,
+                "#d97706",
+                "Every search found something.",
+            ),
+        ),
+        (
+            "Errors that grew most",
+            _bar_table(
+                ("Error type", "Events", "", "Before", "Change"), errors, BAD, "No error type grew."
+            ),
+        ),
+    ]
+
+
+def html_body(figures: dict[str, Any]) -> str:
+    e = html.escape
     url = figures["dashboard_url"]
     link = (
         f"<p style='margin:24px 0'><a href='{e(url, quote=True)}' style='background:#2563eb;"
@@ -237,11 +255,7 @@ def html_body(figures: dict[str, Any]) -> str:
         f"<p style='color:#6b7280;font-size:13px;margin:0'>{e(figures['start'])} to "
         f"{e(figures['end'])} (UTC) against {e(figures['previous_start'])} to "
         f"{e(figures['previous_end'])}; money in {e(figures['currency'])} unless named.</p>"
-        + _section("Key figures", kpis)
-        + _section("Revenue by currency", revenue_html)
-        + _section("Funnel: " + " → ".join(figures["funnel_steps"]), funnel_html)
-        + _section("Top searches without results", searches_html)
-        + _section("Errors that grew most", errors_html)
+        + "".join(_section(title, content) for title, content in _sections(figures))
         + link
         + "</td></tr></table></td></tr></table></body></html>"
     )

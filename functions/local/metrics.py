@@ -40,6 +40,7 @@ from functions.envelope import Envelope, MalformedEnvelope
 from functions.local.localqueue import LocalQueue
 from functions.query.health import ROLLUP_LOOKBACK_DAYS
 from functions.query.reports import Queries
+from functions.query.values import parse_json_time
 from functions.settings import Settings
 from functions.warehouse import Warehouse
 
@@ -50,10 +51,8 @@ FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 180
 
 
 def _unix(moment: object) -> float | None:
-    if moment is None:
-        return None
-    when = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
-    return when.astimezone(UTC).timestamp()
+    when = parse_json_time(moment)
+    return None if when is None else when.timestamp()
 
 
 class PipelineMetrics:

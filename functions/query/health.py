@@ -14,15 +14,14 @@ from typing import Any
 from functions import runtime
 from functions.query import params
 from functions.query.reports import Args, Body, Queries
+from functions.query.values import parse_json_time
 
 ROLLUP_LOOKBACK_DAYS = 100  # every rollup run rewrites rows of this many recent days at most
 
 
 def _age(moment: Any, now: datetime) -> float | None:
-    if moment is None:
-        return None
-    when = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
-    return round((now - when.astimezone(UTC)).total_seconds(), 3)
+    when = parse_json_time(moment)
+    return None if when is None else round((now - when).total_seconds(), 3)
 
 
 def dead_letters() -> int | None:

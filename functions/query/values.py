@@ -30,6 +30,13 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def parse_json_time(value: Any) -> datetime | None:
+    """A timestamp as json_value wrote it (ISO 8601, Z), back as an aware UTC datetime."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
 def strict_json(body: Any) -> str:
     """BODY as strict JSON: a NaN or Infinity anywhere (a ratio of zeros, a sum that
     overflowed) becomes null, so every answer parses in any JSON parser."""

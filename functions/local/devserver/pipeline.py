@@ -154,9 +154,7 @@ class DevPipeline:
         os.environ.update(self.env)  # functions that read the environment see the dev wiring
         runtime.reset()
         runtime.use_settings(self.settings)
-        self.warehouse = open_duckdb(
-            self.settings.duckdb_path, self.settings.duckdb_memory_limit
-        )
+        self.warehouse = open_duckdb(self.settings.duckdb_path, self.settings.duckdb_memory_limit)
         runtime.use_warehouse(self.warehouse)
         self.queue = LocalQueue(
             self.settings.queue_path,
