@@ -53,7 +53,13 @@ def test_rollup_tables_and_state_have_a_rollup_and_raw_tables_and_logs_do_not() 
 
 
 def test_user_keys_are_the_columns_naming_users_and_each_has_an_erasure_statement() -> None:
-    assert set(user_tables()) == {"events", "bad_events", "user_first_seen", "user_lifecycle"}
+    assert set(user_tables()) == {
+        "events",
+        "bad_events",
+        "user_first_seen",
+        "user_lifecycle",
+        "user_activity",
+    }
     for name in user_tables():
         assert (SQL_DIR / "gdpr" / f"delete_{name}.sql").is_file(), name
     for name, entry in tables().items():

@@ -69,10 +69,13 @@ def test_retention_dry_run_lists_days_and_rows_but_removes_nothing(warehouse):
     assert ages(warehouse, "events", "DATE(`timestamp`)") == AGES
 
 
-def test_raw_tables_keep_retention_days_and_user_first_seen_is_never_aged_out():
+def test_raw_tables_keep_retention_days_and_per_user_state_is_never_aged_out():
     classes = {name: entry.retention for name, entry in tables().items()}
     assert {name for name, kind in classes.items() if kind == "raw"} == {"events", "bad_events"}
-    assert {name for name, kind in classes.items() if kind == "keep"} == {"user_first_seen"}
+    assert {name for name, kind in classes.items() if kind == "keep"} == {
+        "user_first_seen",
+        "user_activity",
+    }
 
 
 def test_retention_job_over_http_dry_run_and_bad_body(tmp_path):

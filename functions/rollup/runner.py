@@ -8,6 +8,7 @@ safe. The run order comes from the catalogue: a table after the tables its metad
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -43,6 +44,8 @@ def run_rollups(
         "end_date": end,
         "reporting_currency": currency or settings.reporting_currency,
         "churn_days": churn_days if churn_days is not None else settings.churn_days,
+        # Tags the rows a state script writes, so it can drop the rows they replace after.
+        "run_id": uuid.uuid4().hex,
     }
     began = time.perf_counter()
     changed = {name: warehouse.execute(_script(name), params) for name in chosen}

@@ -1,8 +1,8 @@
 -- retention_cohorts touched by the activity of @start_date..@end_date (UTC days): day cohorts that
 -- started up to 30 days before @start_date, week cohorts up to 12 weeks before its week, each
--- recomputed whole from user_first_seen (run user_first_seen first) and the users' active days.
--- Reads events from the earliest such cohort to 90 days after @end_date, user columns only, which
--- holds every period of every cohort rebuilt: the result does not depend on the order of runs.
+-- recomputed whole from user_first_seen and user_activity (run both first): the members' active
+-- days in their first 91 days, which hold every period of every cohort rebuilt. No raw events:
+-- a run reads the state of its cohorts' users, however long the history.
 BEGIN TRANSACTION;
 
 DELETE FROM retention_cohorts
@@ -27,12 +27,15 @@ WITH members AS (
     AND DATE_ADD(CAST(DATE_TRUNC(@end_date, ISOWEEK) AS DATE), INTERVAL 6 DAY)
 ),
 active_days AS (
-  -- Distinct (day, user) pairs: copies of an event change none, so no de-duplication is needed.
-  SELECT DISTINCT DATE(`timestamp`) AS date, {{ user_key }} AS user_id
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN DATE_SUB(CAST(DATE_TRUNC(@start_date, ISOWEEK) AS DATE), INTERVAL 84 DAY)
-      AND DATE_ADD(@end_date, INTERVAL 90 DAY)
-    AND {{ user_key }} IS NOT NULL
+  -- Each member's active days within their first 91 days, every day a period below counts
+  -- (week 12 ends 90 days after a cohort's Monday), from the per-user state, not raw events.
+  SELECT user_activity.user_id, date
+  FROM user_activity
+  CROSS JOIN UNNEST(user_activity.active_dates) AS date
+  WHERE user_activity.first_seen_date
+      BETWEEN DATE_SUB(CAST(DATE_TRUNC(@start_date, ISOWEEK) AS DATE), INTERVAL 84 DAY)
+      AND DATE_ADD(CAST(DATE_TRUNC(@end_date, ISOWEEK) AS DATE), INTERVAL 6 DAY)
+    AND user_activity.user_id IN (SELECT user_id FROM members)
 ),
 member_periods AS (
   SELECT DISTINCT
