@@ -34,7 +34,12 @@ sys.path.insert(0, str(REPO))
 
 from functions.local.duckdb_warehouse import DuckDBWarehouse  # noqa: E402
 from functions.local.translate import translate  # noqa: E402
-from functions.rollup.runner import ROLLUP_TABLES, _script, run_rollups  # noqa: E402
+from functions.rollup.runner import (  # noqa: E402
+    ROLLUP_TABLES,
+    rollup_script,
+    run_rollups,
+    script_params,
+)
 from functions.settings import Settings  # noqa: E402
 
 DAYS = 90
@@ -200,13 +205,7 @@ def measure(path: Path, memory_limit: str) -> dict[str, Any]:
 def scanned(warehouse: DuckDBWarehouse, path: Path, start: date, end: date) -> dict[str, int]:
     """Rows every table's script scans for start..end, and bytes spilled, by DuckDB's profiler
     (a second run of the same statements, outside the timed one: profiling has a cost)."""
-    settings = Settings.from_env({})
-    params = {
-        "start_date": start,
-        "end_date": end,
-        "reporting_currency": settings.reporting_currency,
-        "churn_days": settings.churn_days,
-    }
+    params = script_params(start, end)
     profile = path.with_suffix(".profile.json")
     conn = warehouse._conn
     conn.execute("SET enable_profiling = 'json'")
@@ -214,7 +213,7 @@ def scanned(warehouse: DuckDBWarehouse, path: Path, start: date, end: date) -> d
     rows = spilled = 0
     try:
         for name in ROLLUP_TABLES:
-            for statement in translate(_script(name)):
+            for statement in translate(rollup_script(name)):
                 conn.execute(statement.sql, {k: params[k] for k in statement.params})
                 report = json.loads(profile.read_text())
                 rows += int(report["query"]["total_rows_scanned"])

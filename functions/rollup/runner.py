@@ -38,22 +38,29 @@ def run_rollups(
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     chosen = ROLLUP_TABLES if tables is None else _ordered(tables)
+    params = script_params(start, end, churn_days=churn_days, currency=currency)
+    began = time.perf_counter()
+    changed = {name: warehouse.execute(rollup_script(name), params) for name in chosen}
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "tables": changed,
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+
+
+def script_params(
+    start: date, end: date, *, churn_days: int | None = None, currency: str | None = None
+) -> dict[str, Any]:
+    """The @parameters of one run of the rollup scripts (settings fill what is not given)."""
     settings = runtime.get_settings()
-    params: dict[str, Any] = {
+    return {
         "start_date": start,
         "end_date": end,
         "reporting_currency": currency or settings.reporting_currency,
         "churn_days": churn_days if churn_days is not None else settings.churn_days,
         # Tags the rows a state script writes, so it can drop the rows they replace after.
         "run_id": uuid.uuid4().hex,
-    }
-    began = time.perf_counter()
-    changed = {name: warehouse.execute(_script(name), params) for name in chosen}
-    return {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "tables": changed,
-        "seconds": round(time.perf_counter() - began, 3),
     }
 
 
@@ -114,7 +121,7 @@ def _bad_date(name: str, raw: str) -> date:
     raise JobInputError(f"{name} must be a YYYY-MM-DD date, got {raw!r}")
 
 
-def _script(name: str) -> str:
+def rollup_script(name: str) -> str:
     script = table(name).rollup_sql
     assert script is not None  # ROLLUP_TABLES holds only tables with a rollup.sql
     return script
