@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 import flask
@@ -29,6 +30,21 @@ def parse_dry_run(body: Mapping[str, Any]) -> bool:
     if not isinstance(dry_run, bool):
         raise JobInputError("dry_run must be true or false")
     return dry_run
+
+
+def parse_date(body: Mapping[str, Any], name: str) -> date | None:
+    """An optional YYYY-MM-DD field of a job body (rollup's start/end, the report's date)."""
+    raw = body.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise JobInputError(f"{name} must be a YYYY-MM-DD string, got {raw!r}")
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise JobInputError(f"{name} must be a YYYY-MM-DD date, got {raw!r}")
 
 
 def dispatch(request: flask.Request, routes: Mapping[str, JobHandler]) -> flask.Response:

@@ -19,7 +19,7 @@ from typing import Any
 from functions import runtime
 from functions.alerts.mailer import Mailer
 from functions.alerts.report_mail import build_report_message
-from functions.jobs import JobInputError, parse_dry_run
+from functions.jobs import JobInputError, parse_date, parse_dry_run
 from functions.query.reports import Queries, funnel_counts, kpi_totals
 from functions.settings import Settings
 from functions.sqlfiles import load_sql
@@ -156,7 +156,7 @@ def handle_report(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if kind not in PERIODS:
         raise JobInputError(f"period must be one of {', '.join(PERIODS)}")
     now = datetime.now(UTC)
-    today = _date(body.get("date")) or now.date()
+    today = parse_date(body, "date") or now.date()
     return run_report(
         runtime.get_warehouse(),
         runtime.get_settings(),
@@ -164,14 +164,3 @@ def handle_report(body: Mapping[str, Any]) -> Mapping[str, Any]:
         period=last_complete(str(kind), today),
         dry_run=dry_run,
     )
-
-
-def _date(raw: Any) -> date | None:
-    if raw is None:
-        return None
-    try:
-        if isinstance(raw, str) and len(raw) == 10:
-            return date.fromisoformat(raw)
-    except ValueError:
-        pass
-    raise JobInputError(f"date must be a YYYY-MM-DD date, got {raw!r}")

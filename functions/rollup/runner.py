@@ -15,7 +15,7 @@ from typing import Any
 
 from functions import runtime
 from functions.catalogue import rollup_order, table
-from functions.jobs import JobInputError
+from functions.jobs import JobInputError, parse_date
 from functions.warehouse import Warehouse
 
 ROLLUP_TABLES: tuple[str, ...] = rollup_order()
@@ -89,8 +89,8 @@ def handle_rollup(body: Mapping[str, Any]) -> dict[str, Any]:
 def resolve_range(body: Mapping[str, Any], *, today: date, trailing_days: int) -> tuple[date, date]:
     """The inclusive range a job body asks for: "end" defaults to today (UTC), "start" to the
     `days` (default trailing_days) days ending on "end"."""
-    end = _date_field(body, "end") or today
-    start = _date_field(body, "start")
+    end = parse_date(body, "end") or today
+    start = parse_date(body, "start")
     if start is None:
         days = body.get("days", trailing_days)
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
@@ -103,22 +103,6 @@ def resolve_range(body: Mapping[str, Any], *, today: date, trailing_days: int) -
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise JobInputError(f"the range {start}..{end} is longer than {MAX_RANGE_DAYS} days")
     return start, end
-
-
-def _date_field(body: Mapping[str, Any], name: str) -> date | None:
-    raw = body.get(name)
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise JobInputError(f"{name} must be a YYYY-MM-DD string, got {raw!r}")
-    try:
-        return date.fromisoformat(raw) if len(raw) == 10 else _bad_date(name, raw)
-    except ValueError:
-        return _bad_date(name, raw)
-
-
-def _bad_date(name: str, raw: str) -> date:
-    raise JobInputError(f"{name} must be a YYYY-MM-DD date, got {raw!r}")
 
 
 def rollup_script(name: str) -> str:
