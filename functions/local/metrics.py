@@ -38,7 +38,7 @@ from functions.alerts.state import FIRING
 from functions.bus import Message
 from functions.envelope import Envelope, MalformedEnvelope
 from functions.local.localqueue import LocalQueue
-from functions.query.health import ROLLUP_LOOKBACK_DAYS
+from functions.query.health import warehouse_figures
 from functions.query.reports import Queries
 from functions.query.values import parse_json_time
 from functions.settings import Settings
@@ -215,8 +215,7 @@ class _ScrapeCollector(Collector):
 
     def _warehouse_health(self) -> Iterator[Metric]:
         now = datetime.fromtimestamp(self.clock(), UTC)
-        q = Queries(self.warehouse, "metrics", now=now)
-        loaded = q.rows("health_last_loaded", {"today": now.date()})[0]
+        loaded, written = warehouse_figures(Queries(self.warehouse, "metrics", now=now))
         last = _unix(loaded["last_loaded_at"])
         if last is not None:
             yield GaugeMetricFamily(
@@ -229,9 +228,8 @@ class _ScrapeCollector(Collector):
             "Unix time each rollup table was last written",
             labels=["table"],
         )
-        window = {"today": now.date(), "days": ROLLUP_LOOKBACK_DAYS}
-        for row in q.rows("health_last_rollups", window):
-            updated = _unix(row["last_updated_at"])
+        for table, moment in written.items():
+            updated = _unix(moment)
             if updated is not None:
-                family.add_metric([str(row["table_name"])], updated)
+                family.add_metric([table], updated)
         yield family

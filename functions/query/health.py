@@ -32,23 +32,27 @@ def dead_letters() -> int | None:
     return int(depth()["dead"]) if callable(depth) else None
 
 
-def health(q: Queries, args: Args) -> Body:
-    params.reject_unknown(args, frozenset())
+def warehouse_figures(q: Queries) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The warehouse's side, as JSON values: the newest loaded and received times of events,
+    and each rollup table's last write, by table name."""
     today = q.now.date()
     loaded = q.rows("health_last_loaded", {"today": today})[0]
     rollups = q.rows("health_last_rollups", {"today": today, "days": ROLLUP_LOOKBACK_DAYS})
+    written = {str(row["table_name"]): row["last_updated_at"] for row in rollups}
+    return loaded, dict(sorted(written.items()))
+
+
+def health(q: Queries, args: Args) -> Body:
+    params.reject_unknown(args, frozenset())
+    loaded, written = warehouse_figures(q)
     return {
         "as_of": q.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "last_event_loaded_at": loaded["last_loaded_at"],
         "seconds_since_last_load": _age(loaded["last_loaded_at"], q.now),
         "last_event_received_at": loaded["last_received_at"],
         "rollups": [
-            {
-                "table": row["table_name"],
-                "last_updated_at": row["last_updated_at"],
-                "seconds_ago": _age(row["last_updated_at"], q.now),
-            }
-            for row in sorted(rollups, key=lambda row: str(row["table_name"]))
+            {"table": table, "last_updated_at": moment, "seconds_ago": _age(moment, q.now)}
+            for table, moment in written.items()
         ],
         "dead_letters": dead_letters(),
     }
