@@ -447,12 +447,8 @@
     for (const one of explored.series) {
       for (const p of one.points) lines.push([p.t, seriesName(one), p.value].map(quote).join(","));
     }
-    const url = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
-    const link = h("a", { href: url, download: `beacon-insights-${explored.event}.csv` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    URL.revokeObjectURL(url);
+    save(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }),
+      `beacon-insights-${explored.event}.csv`);
   }
 
   // ---- refresh cycle ------------------------------------------------------------------------
@@ -517,8 +513,13 @@
     const response = await fetch(`/v1/export?report=${report}&format=csv&days=${days}`,
       { headers: { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ""}` } });
     if (!response.ok) { $("status").textContent = `Export failed (${response.status})`; return; }
-    const url = URL.createObjectURL(await response.blob());
-    const link = h("a", { href: url, download: `beacon-${report}.csv` });
+    save(await response.blob(), `beacon-${report}.csv`);
+  }
+
+  // Hand a blob to the browser as a download named `filename`.
+  function save(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: filename });
     document.body.append(link);
     link.click();
     link.remove();
