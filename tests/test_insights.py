@@ -65,6 +65,12 @@ def build_events() -> list[Event]:
     return events
 
 
+def env_for(directory: Path, **settings: str) -> dict[str, str]:
+    """The query function's environment over the DuckDB file in `directory`."""
+    base = {"BEACON_DATA_DIR": str(directory), "BEACON_ADMIN_TOKENS": TOKEN}
+    return {**base, "BEACON_BACKEND": "local", **settings}
+
+
 @dataclass
 class Served:
     base_url: str
@@ -82,13 +88,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     first: dict[str, Event] = {}
     for event in sorted(events, key=lambda e: e["loaded_at"]):
         first.setdefault(event["event_id"], event)
-    env = {
-        "BEACON_DATA_DIR": str(directory),
-        "BEACON_ADMIN_TOKENS": TOKEN,
-        "BEACON_BACKEND": "local",
-        "BEACON_CACHE_SECONDS": "0",
-    }
-    with serve_function("query", env) as base_url:
+    with serve_function("query", env_for(directory, BEACON_CACHE_SECONDS="0")) as base_url:
         yield Served(base_url, list(first.values()))
 
 
@@ -310,13 +310,7 @@ def test_a_question_over_the_byte_cap_is_400_before_it_runs(tmp_path: Path) -> N
     now = datetime.now(UTC)
     warehouse.insert_rows("events", [event_row(now, "search") for _ in range(200)])
     warehouse.close()
-    env = {
-        "BEACON_DATA_DIR": str(tmp_path),
-        "BEACON_ADMIN_TOKENS": TOKEN,
-        "BEACON_BACKEND": "local",
-        "BEACON_MAX_BYTES_BILLED": "1000",
-    }
-    with serve_function("query", env) as base_url:
+    with serve_function("query", env_for(tmp_path, BEACON_MAX_BYTES_BILLED="1000")) as base_url:
         response = requests.get(f"{base_url}/v1/insights?event=search", headers=AUTH, timeout=20)
         assert response.status_code == 400, response.text
         body = response.json()
