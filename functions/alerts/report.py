@@ -74,8 +74,10 @@ def figures(
     q = Queries(warehouse, "report", now=now, currency=settings.reporting_currency)
     window = period.window()
     previous = period.previous
-    current_days = q.rows("kpis", {"start_date": period.start, "end_date": period.end})
-    previous_days = q.rows("kpis", {"start_date": previous.start, "end_date": previous.end})
+    # One read of both periods' days, split here (dates are ISO strings: they sort as dates).
+    both = q.rows("kpis", {"start_date": previous.start, "end_date": period.end})
+    current_days = [day for day in both if day["date"] >= period.start.isoformat()]
+    previous_days = [day for day in both if day["date"] < period.start.isoformat()]
     limited = {**window, "limit": TOP_ROWS}
     return {
         "period": period.kind,

@@ -19,11 +19,9 @@ from functions.query import params
 from functions.query.params import ParamError
 from functions.query.reports import MAX_RAW_DAYS, Queries
 from functions.query.values import json_value
-from functions.sqlfiles import load_sql
 
 MultiArgs = Mapping[str, Sequence[str]]
 
-SQL_NAME = "queries/insights"
 PARAMETERS = frozenset(
     {"event", "measure", "interval", "days", "start", "end", "breakdown", "filter", "limit"}
 )
@@ -256,7 +254,7 @@ def run(q: Queries, args: MultiArgs, max_bytes_billed: int) -> dict[str, Any]:
     """Answer one question: validate, dry-run against the byte cap, query, shape."""
     question = parse(args, q.now.date())
     values = sql_parameters(question, q.currency)
-    estimate = q.warehouse.estimate_bytes(load_sql(SQL_NAME), values)
+    estimate = q.estimate("insights", values)
     if estimate > max_bytes_billed:
         raise OverByteCap(
             "start" if "start" in args else "days",

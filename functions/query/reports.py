@@ -52,6 +52,10 @@ class Queries:
         self.currency = currency
         self.bytes_billed = 0
 
+    def estimate(self, name: str, values: Mapping[str, Any]) -> int:
+        """The bytes sql/queries/NAME.sql would read, without running it."""
+        return self.warehouse.estimate_bytes(load_sql(f"queries/{name}"), values)
+
     def rows(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         result = self.warehouse.query(load_sql(f"queries/{name}"), values)
         self.bytes_billed += result.bytes_billed
