@@ -42,6 +42,7 @@ from functions.alerts import figures, report  # noqa: E402
 from functions.catalogue import Table, tables  # noqa: E402
 from functions.envelope import Envelope  # noqa: E402
 from functions.load.enrich import event_row  # noqa: E402
+from functions.load.record import record_of  # noqa: E402
 from functions.local.devserver.demo import generate_events  # noqa: E402
 from functions.local.duckdb_warehouse import DuckDBWarehouse  # noqa: E402
 from functions.query.reports import REPORTS, Queries  # noqa: E402
@@ -115,7 +116,7 @@ def message_bytes(records: Sequence[dict[str, Any]], batch: int) -> float:
 
 def rows_of(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        event_row(r, source="web", received_at=NOW, envelope_sent_at=NOW, loaded_at=NOW)
+        event_row(record_of(r), source="web", received_at=NOW, envelope_sent_at=NOW, loaded_at=NOW)
         for r in records
     ]
 

@@ -106,7 +106,7 @@ def _decode(data: bytes) -> tuple[Any, bool]:
     Whatever orjson refuses (or might read inexactly) goes to json, so every message json reads
     is read as before, and one json refuses gets the same MalformedEnvelope text as always.
     """
-    if data.translate(_DIGITS_AS_NUL).find(_LONG_DIGIT_RUN) < 0:
+    if not may_read_inexactly(data):
         try:
             return orjson.loads(data), True
         except orjson.JSONDecodeError:
@@ -115,6 +115,11 @@ def _decode(data: bytes) -> tuple[Any, bool]:
         return json.loads(data), False
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEnvelope(f"message data is not JSON: {exc}") from None
+
+
+def may_read_inexactly(data: bytes) -> bool:
+    """Whether DATA holds a run of 19+ digits: an integer orjson or msgspec may misread."""
+    return data.translate(_DIGITS_AS_NUL).find(_LONG_DIGIT_RUN) >= 0
 
 
 def inexact_value(row: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -279,6 +279,10 @@ class _Event(TypedDict, total=False):
 
 
 _EVENT = TypeAdapter(_Event)
+# The fields an accepted record may hold (a record keeps the fields the client sent): what the
+# load must read, top level and under context.
+EVENT_FIELDS = frozenset(_Event.__optional_keys__ | _Event.__required_keys__)
+CONTEXT_FIELDS = frozenset(_Context.__optional_keys__ | _Context.__required_keys__)
 
 # Clearer words than pydantic's for the rules a client most often breaks.
 _MESSAGES: dict[tuple[str, str], str] = {

@@ -11,7 +11,8 @@ import sqlglot
 from sqlglot import exp
 
 from functions.catalogue import table
-from functions.load.enrich import RecordError, anonymise_ip, event_row
+from functions.load.enrich import anonymise_ip, event_row
+from functions.load.record import RecordError, record_of
 from functions.load.useragent import parse_user_agent
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -51,7 +52,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 
 def row_for(record: dict[str, Any], envelope_sent_at: datetime | None = None) -> dict[str, Any]:
     return event_row(
-        {"event_id": "e1", "event_type": "page_view", **record},
+        record_of({"event_id": "e1", "event_type": "page_view", **record}),
         source="web",
         received_at=RECEIVED,
         envelope_sent_at=envelope_sent_at,

@@ -19,7 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 from functions.bad_events import COLUMNS, bad_event_row, truncate_payload, user_keys
 from functions.bus import Message
 from functions.envelope import Envelope, MalformedEnvelope, inexact_value
-from functions.load.enrich import RecordError, event_row, parse_time
+from functions.load.enrich import event_row, parse_time
+from functions.load.record import EventsEnvelope, RecordError, decode_events, record_of
 from functions.warehouse import Warehouse, insert_all
 
 MALFORMED = "malformed_message"
@@ -105,17 +106,14 @@ def _rows_of(
     envelope: Envelope, now: datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(event rows, bad_events rows) of one envelope."""
-    received = parse_time(envelope.received_at, "received_at")
-    sent_at = parse_time(envelope.sent_at, "sent_at")
-    if received is None:  # the envelope checked it is a string; parse_time rejects bad ones
-        raise RecordError("received_at", "required")
+    received, sent_at = _envelope_times(envelope.received_at, envelope.sent_at)
     events: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
     for index, record in enumerate(envelope.records):
         try:
             if envelope.kind == "events":
                 row = event_row(
-                    record,
+                    record_of(record),
                     source=envelope.source,
                     received_at=received,
                     envelope_sent_at=sent_at,
@@ -144,6 +142,25 @@ def _rows_of(
                 )
             )
     return events, bad
+
+
+def _envelope_times(received_at: str, sent_at: str | None) -> tuple[datetime, datetime | None]:
+    received = parse_time(received_at, "received_at")
+    if received is None:  # both envelope readers check it is a string; parse_time checks the rest
+        raise RecordError("received_at", "required")
+    return received, parse_time(sent_at, "sent_at")
+
+
+def _typed_rows(envelope: EventsEnvelope, now: datetime) -> list[dict[str, Any]]:
+    """The event rows of an envelope decode_events read; RecordError if one cannot be a row."""
+    received, sent_at = _envelope_times(envelope.received_at, envelope.sent_at)
+    source = envelope.source
+    return [
+        event_row(
+            record, source=source, received_at=received, envelope_sent_at=sent_at, loaded_at=now
+        )
+        for record in envelope.records
+    ]
 
 
 def _message_id(message: Message) -> str:
@@ -202,6 +219,16 @@ def prepare_load(messages: Sequence[Message], *, now: datetime | None = None) ->
     requests: list[str] = []
     malformed = 0
     for message in messages:
+        typed = decode_events(message.data)
+        if typed is not None:
+            try:
+                message_events = _typed_rows(typed, now)
+            except RecordError:
+                pass  # the dict path below parks the record that failed, with its payload
+            else:
+                events.extend(message_events)
+                requests += [typed.request_id] * len(message_events)
+                continue
         try:
             envelope = Envelope.from_message(message.data)
             message_events, message_bad = _rows_of(envelope, now)

@@ -1,45 +1,24 @@
 """One accepted event record + its envelope → one row of the events table. Pure: no I/O.
 
 The row has exactly the columns of sql/tables/events.sql. Records were validated by ingest, but the
-bus may carry anything, so every value is checked again: a record that cannot become a row raises
-RecordError and is parked in bad_events instead of failing (and redelivering) the whole message.
+bus may carry anything, so every value is checked again: the types as the record is read
+(functions/load/record.py), the rest here. A record that cannot become a row raises RecordError
+and is parked in bad_events instead of failing (and redelivering) the whole message.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from functions.load.record import Context, EventRecord, RecordError
 from functions.load.useragent import parse_user_agent
 
 IPV4_PREFIX = 24  # keep the network, drop the host: /24 for IPv4
 IPV6_PREFIX = 48  # and /48 for IPv6 (a site's allocation)
-
-_TEXT_FIELDS = (
-    "user_id",
-    "anonymous_id",
-    "session_id",
-    "platform",
-    "app_version",
-    "category",
-    "currency",
-    "error_type",
-)
-_NUMBER_FIELDS = ("revenue", "duration_ms")
-_CONTEXT_FIELDS = ("page_url", "referrer", "user_agent", "locale")
-
-
-class RecordError(ValueError):
-    """A record that cannot become an events row; `field` names the culprit."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def anonymise_ip(value: object) -> str | None:
@@ -118,19 +97,7 @@ def corrected_time(
         ) from None
 
 
-def _text(values: Mapping[str, Any], name: str, prefix: str = "") -> str | None:
-    value = values.get(name)
-    if value is not None and not isinstance(value, str):
-        raise RecordError(prefix + name, "must be a string")
-    return value
-
-
-def _number(record: Mapping[str, Any], name: str) -> float | None:
-    value = record.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(name, "must be a number")
+def _number(value: float, name: str) -> float:
     try:
         number = float(value)  # a JSON integer may be too large for a float
     except OverflowError:
@@ -147,11 +114,11 @@ def _agent_columns(agent: str) -> tuple[str, str, str, bool]:
 
 
 _NO_AGENT = (None, None, None, None)
-_TEXT_TYPES = frozenset({str, type(None)})  # what a text column takes, checked by exact type
+_NO_CONTEXT = Context()
 
 
 def event_row(
-    record: Mapping[str, Any],
+    record: EventRecord,
     *,
     source: str,
     received_at: datetime,
@@ -160,46 +127,23 @@ def event_row(
 ) -> dict[str, Any]:
     """The events-table row for one record; raises RecordError when it cannot be one.
 
-    Written out column by column rather than with loops over field names: this runs once per
-    event on the load path, and a dict display with inline checks costs a fraction of building
-    the row in steps. The checks stay, in the order that decides which field an error names.
+    The checks run in the order that decides which field an error names.
     """
-    get = record.get
-    event_id, event_type = get("event_id"), get("event_type")
-    if not isinstance(event_id, str) or not event_id:
+    event_id, event_type = record.event_id, record.event_type
+    if not event_id:
         raise RecordError("event_id", "required string")
-    if not isinstance(event_type, str) or not event_type:
+    if not event_type:
         raise RecordError("event_type", "required string")
-    # type() is tried before isinstance(): an ABC's isinstance check costs far more, and JSON
-    # decodes to plain dicts, so the slower check runs only for other mappings.
-    context = get("context") or {}
-    if type(context) is not dict and not isinstance(context, Mapping):
-        raise RecordError("context", "must be an object")
-    properties, extra = get("properties"), get("extra")
-    for name, value in (("properties", properties), ("extra", extra)):
-        if value is not None and type(value) is not dict and not isinstance(value, Mapping):
-            raise RecordError(name, "must be an object")
-    success = get("success")
-    if success is not None and not isinstance(success, bool):
-        raise RecordError("success", "must be true or false")
-
-    client_time = parse_time(get("timestamp"), "timestamp")
-    sent_at = parse_time(get("sent_at"), "sent_at") or envelope_sent_at
-    texts = [get(name) for name in _TEXT_FIELDS]
-    if not _TEXT_TYPES.issuperset(map(type, texts)):  # one C-level pass when all are fine
-        texts = [_text(record, name) for name in _TEXT_FIELDS]  # raises for the first bad one
-    revenue, duration_ms = get("revenue"), get("duration_ms")
+    client_time = parse_time(record.timestamp, "timestamp")
+    sent_at = parse_time(record.sent_at, "sent_at") or envelope_sent_at
+    revenue, duration_ms = record.revenue, record.duration_ms
     if revenue is not None:
-        revenue = _number(record, "revenue")
+        revenue = _number(revenue, "revenue")
     if duration_ms is not None:
-        duration_ms = _number(record, "duration_ms")
-    context_get = context.get
-    context_texts = [context_get(name) for name in _CONTEXT_FIELDS]
-    if not _TEXT_TYPES.issuperset(map(type, context_texts)):
-        context_texts = [_text(context, name, "context.") for name in _CONTEXT_FIELDS]
-    page_url, referrer, agent, locale = context_texts
+        duration_ms = _number(duration_ms, "duration_ms")
+    context = record.context or _NO_CONTEXT
+    agent = context.user_agent
     browser, system, device, is_bot = _NO_AGENT if agent is None else _agent_columns(agent)
-    user_id, anonymous_id, session_id, platform, app_version, category, currency, error_type = texts
     # In the table's column order (sql/tables/events.sql), which is also the JSON key order.
     return {
         "event_id": event_id,
@@ -210,26 +154,26 @@ def event_row(
         "received_at": received_at,
         "loaded_at": loaded_at,
         "source": source,
-        "user_id": user_id,
-        "anonymous_id": anonymous_id,
-        "session_id": session_id,
-        "platform": platform,
-        "app_version": app_version,
-        "category": category,
-        "properties": properties,
-        "page_url": page_url,
-        "referrer": referrer,
+        "user_id": record.user_id,
+        "anonymous_id": record.anonymous_id,
+        "session_id": record.session_id,
+        "platform": record.platform,
+        "app_version": record.app_version,
+        "category": record.category,
+        "properties": record.properties,
+        "page_url": context.page_url,
+        "referrer": context.referrer,
         "user_agent": agent,
-        "locale": locale,
-        "ip": anonymise_ip(context_get("ip")),
+        "locale": context.locale,
+        "ip": anonymise_ip(context.ip),
         "browser": browser,
         "os": system,
         "device": device,
         "is_bot": is_bot,
         "revenue": revenue,
-        "currency": currency,
+        "currency": record.currency,
         "duration_ms": duration_ms,
-        "success": success,
-        "error_type": error_type,
-        "extra": extra,
+        "success": record.success,
+        "error_type": record.error_type,
+        "extra": record.extra,
     }
