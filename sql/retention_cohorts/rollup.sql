@@ -1,16 +1,22 @@
--- retention_cohorts touched by the activity of @start_date..@end_date (UTC days): day cohorts that
--- started up to 30 days before @start_date, week cohorts up to 12 weeks before its week, each
--- recomputed whole from user_first_seen and user_activity (run both first): the members' active
--- days in their first 91 days, which hold every period of every cohort rebuilt. No raw events:
--- a run reads the state of its cohorts' users, however long the history.
+-- retention_cohorts touched by the activity of @start_date..@end_date (UTC days): of the day
+-- cohorts that started up to 30 days before @start_date and the week cohorts up to 12 weeks before
+-- its week, the periods that end on or after @start_date, recomputed from user_first_seen and
+-- user_activity (run both first). Activity of the range can change no earlier period, and a
+-- cohort whose members can change (one starting in the range) has no earlier period either, so
+-- the cells kept are exactly those the range cannot touch. A cell counts the members active in its
+-- period, from their active days in the per-user state, never raw events. No such period holds
+-- a day before @start_date - 6 (a week period ending on @start_date starts then), so a run reads
+-- the state of the users active since that day, whatever the history.
 BEGIN TRANSACTION;
 
 DELETE FROM retention_cohorts
 WHERE cohort_start BETWEEN DATE_SUB(CAST(DATE_TRUNC(@start_date, ISOWEEK) AS DATE), INTERVAL 84 DAY)
     AND @end_date
   AND (
-    (period = 'day' AND cohort_start >= DATE_SUB(@start_date, INTERVAL 30 DAY))
-    OR period = 'week'
+    (period = 'day' AND cohort_start >= DATE_SUB(@start_date, INTERVAL 30 DAY)
+      AND DATE_ADD(cohort_start, INTERVAL period_index DAY) >= @start_date)
+    OR (period = 'week'
+      AND DATE_ADD(cohort_start, INTERVAL 7 * period_index + 6 DAY) >= @start_date)
   );
 
 INSERT INTO retention_cohorts (
@@ -27,14 +33,17 @@ WITH members AS (
     AND DATE_ADD(CAST(DATE_TRUNC(@end_date, ISOWEEK) AS DATE), INTERVAL 6 DAY)
 ),
 active_days AS (
-  -- Each member's active days within their first 91 days, every day a period below counts
-  -- (week 12 ends 90 days after a cohort's Monday), from the per-user state, not raw events.
+  -- The members' active days from 6 days before @start_date on (the earliest day a period below
+  -- holds), from the per-user state: only the rows of users active since then are unnested.
   SELECT user_activity.user_id, date
   FROM user_activity
   CROSS JOIN UNNEST(user_activity.active_dates) AS date
   WHERE user_activity.first_seen_date
       BETWEEN DATE_SUB(CAST(DATE_TRUNC(@start_date, ISOWEEK) AS DATE), INTERVAL 84 DAY)
       AND DATE_ADD(CAST(DATE_TRUNC(@end_date, ISOWEEK) AS DATE), INTERVAL 6 DAY)
+    AND user_activity.active_dates[SAFE_ORDINAL(ARRAY_LENGTH(user_activity.active_dates))]
+      >= DATE_SUB(@start_date, INTERVAL 6 DAY)
+    AND date >= DATE_SUB(@start_date, INTERVAL 6 DAY)
     AND user_activity.user_id IN (SELECT user_id FROM members)
 ),
 member_periods AS (
@@ -63,14 +72,17 @@ cohorts AS (
   GROUP BY period, cohort_start
 ),
 periods AS (
-  -- Every period that has started by today (UTC), so a period without activity reads as 0.
+  -- Every period that has started by today (UTC), so a period without activity reads as 0, and
+  -- ends on or after @start_date (the cells the DELETE above removed).
   SELECT cohorts.period, cohorts.cohort_start, cohorts.cohort_users, period_index
   FROM cohorts
   CROSS JOIN UNNEST(GENERATE_ARRAY(0, 30)) AS period_index
   WHERE (cohorts.period = 'day'
-      AND DATE_ADD(cohorts.cohort_start, INTERVAL period_index DAY) <= CURRENT_DATE())
+      AND DATE_ADD(cohorts.cohort_start, INTERVAL period_index DAY) <= CURRENT_DATE()
+      AND DATE_ADD(cohorts.cohort_start, INTERVAL period_index DAY) >= @start_date)
     OR (cohorts.period = 'week' AND period_index <= 12
-      AND DATE_ADD(cohorts.cohort_start, INTERVAL 7 * period_index DAY) <= CURRENT_DATE())
+      AND DATE_ADD(cohorts.cohort_start, INTERVAL 7 * period_index DAY) <= CURRENT_DATE()
+      AND DATE_ADD(cohorts.cohort_start, INTERVAL 7 * period_index + 6 DAY) >= @start_date)
 )
 SELECT
   periods.period,
