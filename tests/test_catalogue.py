@@ -59,6 +59,7 @@ def test_user_keys_are_the_columns_naming_users_and_each_has_an_erasure_statemen
         "user_first_seen",
         "user_lifecycle",
         "user_activity",
+        "user_milestones",
     }
     for name in user_tables():
         assert (SQL_DIR / "gdpr" / f"delete_{name}.sql").is_file(), name

@@ -75,6 +75,7 @@ def test_raw_tables_keep_retention_days_and_per_user_state_is_never_aged_out():
     assert {name for name, kind in classes.items() if kind == "keep"} == {
         "user_first_seen",
         "user_activity",
+        "user_milestones",
     }
 
 

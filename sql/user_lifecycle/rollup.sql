@@ -1,7 +1,8 @@
 -- user_lifecycle for @start_date..@end_date (UTC days): the stage changes of those days, with the
 -- stages defined in user_lifecycle/table.sql. A change on a day depends on the user's events
 -- of the @churn_days days before it (the longest gap that is not yet churn), read here, and on
--- their history before that, read from their latest earlier user_lifecycle row.
+-- their history before that: whether they were seen, signed up and paid, from the per-user state
+-- (user_first_seen, user_milestones; run both first), exact whatever order the runs came in.
 BEGIN TRANSACTION;
 
 DELETE FROM user_lifecycle WHERE date BETWEEN @start_date AND @end_date;
@@ -12,18 +13,26 @@ WITH active_days AS (
   SELECT
     {{ user_key }} AS user_id,
     DATE(`timestamp`) AS date,
-    COUNTIF(event_type = 'signup') AS signups,
-    COUNTIF(COALESCE(revenue, 0) > 0) AS payments
+    COUNTIF({{ is_signup }}) AS signups,
+    COUNTIF({{ is_payment }}) AS payments
   FROM events
   WHERE DATE(`timestamp`) BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY) AND @end_date
     AND {{ user_key }} IS NOT NULL
   GROUP BY 1, 2
 ),
 history AS (
-  SELECT user_id, signed_up, paid
-  FROM user_lifecycle
-  WHERE date < DATE_SUB(@start_date, INTERVAL @churn_days DAY)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY date DESC) = 1
+  -- The window's users seen before it, with the milestones they had reached by then.
+  SELECT
+    seen.user_id,
+    COALESCE(LOGICAL_OR(milestones.milestone = 'signup'), FALSE) AS signed_up,
+    COALESCE(LOGICAL_OR(milestones.milestone = 'payment'), FALSE) AS paid
+  FROM user_first_seen AS seen
+  LEFT JOIN user_milestones AS milestones
+    ON milestones.user_id = seen.user_id
+    AND milestones.first_date < DATE_SUB(@start_date, INTERVAL @churn_days DAY)
+  WHERE seen.first_seen_date < DATE_SUB(@start_date, INTERVAL @churn_days DAY)
+    AND seen.user_id IN (SELECT user_id FROM active_days)
+  GROUP BY seen.user_id
 ),
 flagged AS (
   SELECT

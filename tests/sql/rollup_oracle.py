@@ -361,6 +361,28 @@ def user_first_seen(events: list[Row]) -> list[Row]:
     return [{"user_id": u, "first_seen_date": d} for u, d in first_seen(dedupe(events)).items()]
 
 
+def user_milestones(events: list[Row]) -> list[Row]:
+    """Each user's first signup day and first payment day (revenue > 0)."""
+    firsts: dict[tuple[str, str], date] = {}
+    for row in dedupe(events):
+        user = user_of(row)
+        reached = [
+            name
+            for name, yes in (
+                ("signup", row["event_type"] == "signup"),
+                ("payment", (row.get("revenue") or 0) > 0),
+            )
+            if yes
+        ]
+        for milestone in reached if user is not None else ():
+            key = (user, milestone)
+            firsts[key] = min(firsts.get(key, date.max), day_of(row))
+    return [
+        {"user_id": user, "milestone": milestone, "first_date": day}
+        for (user, milestone), day in firsts.items()
+    ]
+
+
 def user_activity(events: list[Row]) -> list[Row]:
     """Each user's active days within their first 91 days (first_seen_date to +90)."""
     unique = dedupe(events)
