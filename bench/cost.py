@@ -9,10 +9,12 @@ Prices are data (bench/prices.yaml). Measured here, from the program itself:
 - the Storage Write bytes of a row: the load function's enriched row, encoded as it appends it
   (functions/warehouse/storage_write.py), and the row's BigQuery logical size column by column;
 - the bytes every scheduled job and a dashboard view bill: the jobs run against DuckDB through a
-  warehouse that records each statement; for every scan of a raw table the columns it names are
-  read from the SQL (sqlglot) and the partitions it reads are counted by running its own partition
-  filter, with its own parameters, over a table holding one row per day. BigQuery bills the named
-  columns of those partitions, at least 10 MB per table a query references.
+  warehouse that records each statement; for every scan of a raw table or of user_days the columns
+  it names are read from the SQL (sqlglot) and the partitions it reads are counted by running its
+  own partition filter, with its own parameters, over a table holding one row per day. BigQuery
+  bills the named columns of those partitions, at least 10 MB per table a query references.
+  user_days holds a row per user and active day: one for every N events, N measured on a month of
+  demo traffic.
 Assumed (prices.yaml, `assumptions`): billed seconds per request, dashboard views a month, the
 share of rejected events, the size of the function images.
 """
@@ -58,7 +60,10 @@ PRICES = yaml.safe_load((REPO / "bench" / "prices.yaml").read_text(encoding="utf
 GIB = 1024**3
 TIB = 1024**4
 DAYS_A_MONTH = 30
-RAW_TABLES = ("events", "bad_events")  # billed by bytes read; the rollups' own tables are small
+# Billed by the bytes of the partitions each statement reads: the raw tables, and user_days (one
+# row per user and active day, the history the rollups read). The other rollup and state tables
+# are small, billed at BigQuery's 10 MB minimum per table.
+SCANNED_TABLES = ("events", "bad_events", "user_days")
 README_VOLUMES = (1_000_000, 30_000_000, 300_000_000)
 # The requests one dashboard view makes, as refresh() in functions/query/static/dashboard.js
 # sends them with the page's defaults (30 days, funnel signup,search,payment, top providers).
@@ -208,7 +213,7 @@ def _partition_only(where: exp.Expression | None, column: str) -> list[exp.Expre
 def scans(
     sql: str, params: Mapping[str, Any], days_table: DuckDBWarehouse, retention: int
 ) -> list[Scan]:
-    """The raw-table scans of one recorded statement: columns named and partitions read."""
+    """The scans of SCANNED_TABLES in one recorded statement: columns named, partitions read."""
     found = []
     for tree in sqlglot.parse(sql, read="bigquery"):
         if tree is None:
@@ -218,7 +223,7 @@ def scans(
                 t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select
             ]
             for source in sources:
-                if source.name not in RAW_TABLES:
+                if source.name not in SCANNED_TABLES:
                     continue
                 entry = tables()[source.name]
                 alias = source.alias_or_name
@@ -276,14 +281,21 @@ def one_row_a_day(warehouse: DuckDBWarehouse, days: int) -> None:
         "bad_events",
         [{"received_at": at, "request_id": f"r{n}", "reason": "x"} for n, at in enumerate(moments)],
     )
+    warehouse.insert_rows(
+        "user_days",
+        [
+            {"date": at.date(), "user_id": "u", "signup": False, "payment": False, "updated_at": at}
+            for at in moments
+        ],
+    )
 
 
-Statement = tuple[frozenset[str], list[Scan]]  # tables referenced, raw-table scans
+Statement = tuple[frozenset[str], list[Scan]]  # tables referenced, scans of SCANNED_TABLES
 
 
 def measured_jobs(settings: Settings) -> dict[str, list[Statement]]:
     """Each scheduled job's statements, and one dashboard view's, as they run: the tables each
-    references and its raw-table scans."""
+    references and its scans of SCANNED_TABLES."""
     with tempfile.TemporaryDirectory() as folder:
         inner = DuckDBWarehouse(Path(folder) / "cost.duckdb")
         inner.ensure_tables()
@@ -377,6 +389,8 @@ class Measured:
     write_bytes: float  # one event row as the Storage Write API appends it
     event_columns: dict[str, float]  # logical bytes per row, by column
     bad_row_bytes: float  # one bad_events row, logical
+    user_day_columns: dict[str, float]  # logical bytes per user_days row, by column
+    events_per_user_day: float  # demo events per user and active day: user_days rows a day
     jobs: dict[str, list[Statement]]
     runs: dict[str, int]  # a month
 
@@ -396,6 +410,14 @@ def measure(event_bytes: int, batch: int, settings: Settings) -> Measured:
         "keys_extracted": True,
     }
     bad_bytes = sum(column_bytes(tables()["bad_events"], [bad]).values())
+    # A month of demo traffic, for how many events a user has on a day they are active.
+    demo = generate_events(20_000, seed=11, now=NOW)
+    user_days = [
+        {"date": date.fromisoformat(day), "user_id": user, "signup": False, "payment": False,
+         "updated_at": NOW}
+        for user, day in {(e.get("user_id") or e.get("anonymous_id"), e["timestamp"][:10])
+                          for e in demo}
+    ]  # fmt: skip
     runs = {job.name: runs_a_month(job.cron) for job in SCHEDULES}
     runs["dashboard view"] = int(PRICES["assumptions"]["dashboard_views_per_month"])
     return Measured(
@@ -405,6 +427,8 @@ def measure(event_bytes: int, batch: int, settings: Settings) -> Measured:
         write,
         column_bytes(tables()["events"], rows),
         bad_bytes,
+        column_bytes(tables()["user_days"], user_days),
+        len(demo) / len(user_days),
         measured_jobs(settings),
         runs,
     )
@@ -441,11 +465,13 @@ def query_gib(events: int, measured: Measured) -> dict[str, float]:
     per_day = {
         "events": events / DAYS_A_MONTH,
         "bad_events": events * PRICES["assumptions"]["rejected_share"] / DAYS_A_MONTH,
+        "user_days": events / DAYS_A_MONTH / measured.events_per_user_day,
     }
     bad_columns = tables()["bad_events"].columns
     per_column = {
         "events": measured.event_columns,
         "bad_events": {c.name: measured.bad_row_bytes / len(bad_columns) for c in bad_columns},
+        "user_days": measured.user_day_columns,
     }
     return {
         name: sum(statement_bytes(s, per_day, per_column) for s in statements)
@@ -548,7 +574,9 @@ def details(volumes: Sequence[int], measured: Measured) -> str:
         f"measured: {measured.event_bytes}-byte events, {measured.batch} a request: "
         f"Pub/Sub message {measured.message_bytes:,.0f} bytes, Storage Write row "
         f"{measured.write_bytes:,.0f} bytes, events row {sum(measured.event_columns.values()):,.0f}"
-        f" logical bytes",
+        f" logical bytes; user_days row {sum(measured.user_day_columns.values()):,.0f}"
+        f" logical bytes, one for every {measured.events_per_user_day:.1f} events"
+        " (the demo's, per user and active day)",
         "runs a month: " + ", ".join(f"{name} {n:,}" for name, n in measured.runs.items()),
     ]
     for events in volumes:

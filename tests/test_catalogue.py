@@ -60,6 +60,7 @@ def test_user_keys_are_the_columns_naming_users_and_each_has_an_erasure_statemen
         "user_lifecycle",
         "user_activity",
         "user_milestones",
+        "user_days",
     }
     for name in user_tables():
         assert (SQL_DIR / "gdpr" / f"delete_{name}.sql").is_file(), name

@@ -1,13 +1,13 @@
 -- daily_kpis for @start_date..@end_date (UTC days): every day of the range up to today gets a row,
--- zeros on a quiet day, so charts and baselines see no gaps. Needs user_first_seen for the range.
--- Reads the 27 days before @start_date too, user columns only: MAU counts 28 days.
+-- zeros on a quiet day, so charts and baselines see no gaps. Needs user_first_seen for the range,
+-- and user_days for the 27 days before @start_date (MAU counts 28 days): no raw events of them.
 --
 -- Copies of an event (same event_id) count once, on the day of the copy loaded first, as long as
 -- every copy's timestamp lies in the range. Known gap: copies whose timestamps fall on different
 -- days (a retry stamped after midnight) when one of those days is outside the range, e.g. a
 -- trailing-days run that starts the day after the first copy's day. Both days then count the event
--- (events, revenue, every column), and in the 27 days read before the range, where
--- copies are not de-duplicated, a copy also makes its user active on its own day (WAU, MAU). Not
+-- (events, revenue, every column), and in the 27 days read before the range (user_days, where
+-- copies are not de-duplicated) a copy also makes its user active on its own day (WAU, MAU). Not
 -- fixed: copies can lie any number of days apart, so an exact fix reads event_ids on both sides of
 -- the range without a bound; a margin of a day or two would catch the midnight case only, at the
 -- cost of a wider read in this and every other de-duplicating rollup script.
@@ -71,19 +71,16 @@ per_day AS (
   FROM deduped
   GROUP BY date
 ),
-user_days AS (
+active_pairs AS (
   -- One row per user and active day: in the range from the de-duplicated events, before it from
-  -- the 27 days MAU looks back over, user columns only (copies of an event on one day change no
-  -- pair there, so no de-duplication is needed).
+  -- the per-day state user_days for the 27 days MAU looks back over (one row per pair already).
   SELECT DISTINCT date, user_id
   FROM deduped
   WHERE user_id IS NOT NULL
   UNION ALL
-  SELECT DISTINCT DATE(`timestamp`) AS date, {{ user_key }} AS user_id
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN DATE_SUB(@start_date, INTERVAL 27 DAY)
-      AND DATE_SUB(@start_date, INTERVAL 1 DAY)
-    AND {{ user_key }} IS NOT NULL
+  SELECT date, user_id
+  FROM user_days
+  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL 27 DAY) AND DATE_SUB(@start_date, INTERVAL 1 DAY)
 ),
 spans AS (
   -- An active day keeps its user in WAU for 7 days and in MAU for 28, or until the user's next
@@ -92,7 +89,7 @@ spans AS (
   SELECT
     date,
     LEAD(date) OVER (PARTITION BY user_id ORDER BY date) AS next_date
-  FROM user_days
+  FROM active_pairs
 ),
 span_edges AS (
   -- +1 on the day a span starts, -1 on the day after it ends.

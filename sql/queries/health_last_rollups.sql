@@ -23,6 +23,9 @@ UNION ALL
 SELECT 'user_first_seen' AS table_name, MAX(updated_at) AS last_updated_at FROM user_first_seen
 WHERE first_seen_date >= DATE_SUB(@today, INTERVAL @days DAY)
 UNION ALL
+SELECT 'user_days' AS table_name, MAX(updated_at) AS last_updated_at FROM user_days
+WHERE `date` >= DATE_SUB(@today, INTERVAL @days DAY)
+UNION ALL
 SELECT 'user_milestones' AS table_name, MAX(updated_at) AS last_updated_at FROM user_milestones
 WHERE first_date >= DATE_SUB(@today, INTERVAL @days DAY)
 UNION ALL

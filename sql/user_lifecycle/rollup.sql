@@ -1,24 +1,20 @@
 -- user_lifecycle for @start_date..@end_date (UTC days): the stage changes of those days, with the
--- stages defined in user_lifecycle/table.sql. A change on a day depends on the user's events
--- of the @churn_days days before it (the longest gap that is not yet churn), read here, and on
--- their history before that: whether they were seen, signed up and paid, from the per-user state
--- (user_first_seen, user_milestones; run both first), exact whatever order the runs came in.
+-- stages defined in user_lifecycle/table.sql. A change on a day depends on the user's activity
+-- in the @churn_days days before it (the longest gap that is not yet churn), and on their history
+-- before that: whether they were seen, signed up and paid. Both come from state, not raw events:
+-- the active days from user_days, the history from user_first_seen and user_milestones (run all
+-- three first), exact whatever order the runs came in.
 BEGIN TRANSACTION;
 
 DELETE FROM user_lifecycle WHERE date BETWEEN @start_date AND @end_date;
 
 INSERT INTO user_lifecycle (date, user_id, stage, previous_stage, signed_up, paid, updated_at)
 WITH active_days AS (
-  -- De-duplication is not needed: copies of an event change no flag of a user's day.
-  SELECT
-    {{ user_key }} AS user_id,
-    DATE(`timestamp`) AS date,
-    COUNTIF({{ is_signup }}) AS signups,
-    COUNTIF({{ is_payment }}) AS payments
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY) AND @end_date
-    AND {{ user_key }} IS NOT NULL
-  GROUP BY 1, 2
+  -- The users' active days of the window, from the per-day state (run user_days first): the
+  -- range's days were just rebuilt, the days before it by the runs that rolled them up.
+  SELECT user_id, date, signup, payment
+  FROM user_days
+  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY) AND @end_date
 ),
 history AS (
   -- The window's users seen before it, with the milestones they had reached by then.
@@ -39,14 +35,14 @@ flagged AS (
     active_days.user_id,
     active_days.date,
     history.user_id IS NOT NULL AS seen_before,
-    COALESCE(history.signed_up, FALSE) OR SUM(active_days.signups) OVER (
+    COALESCE(history.signed_up, FALSE) OR LOGICAL_OR(active_days.signup) OVER (
       PARTITION BY active_days.user_id ORDER BY active_days.date
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) > 0 AS signed_up,
-    COALESCE(history.paid, FALSE) OR SUM(active_days.payments) OVER (
+    ) AS signed_up,
+    COALESCE(history.paid, FALSE) OR LOGICAL_OR(active_days.payment) OVER (
       PARTITION BY active_days.user_id ORDER BY active_days.date
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) > 0 AS paid,
+    ) AS paid,
     LAG(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
       AS previous_date,
     LEAD(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)

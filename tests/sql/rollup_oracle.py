@@ -361,6 +361,24 @@ def user_first_seen(events: list[Row]) -> list[Row]:
     return [{"user_id": u, "first_seen_date": d} for u, d in first_seen(dedupe(events)).items()]
 
 
+def user_days(events: list[Row]) -> list[Row]:
+    """Each user's active days, with whether the day had a signup and a payment."""
+    days_of: dict[tuple[date, str], list[Row]] = defaultdict(list)
+    for row in dedupe(events):
+        user = user_of(row)
+        if user is not None:
+            days_of[(day_of(row), user)].append(row)
+    return [
+        {
+            "date": day,
+            "user_id": user,
+            "signup": any(r["event_type"] == "signup" for r in rows),
+            "payment": any((r.get("revenue") or 0) > 0 for r in rows),
+        }
+        for (day, user), rows in days_of.items()
+    ]
+
+
 def user_milestones(events: list[Row]) -> list[Row]:
     """Each user's first signup day and first payment day (revenue > 0)."""
     firsts: dict[tuple[str, str], date] = {}
