@@ -1,6 +1,6 @@
 -- user_activity for @start_date..@end_date (UTC days); needs user_first_seen for the range.
 -- The users active in the range whose first 91 days overlap it get a new row: their active days
--- of the range, read from events, and their other days, kept from their previous row, all within
+-- of the range, read from user_days, and their other days, kept from their previous row, all within
 -- the 91 days from their (possibly new) first_seen_date: the work grows with the range's users,
 -- not with history. The new rows are written first, tagged with @run_id, then the rows they
 -- replace are deleted: no temporary table needed, and the script runs in one transaction. A user
@@ -9,11 +9,10 @@ BEGIN TRANSACTION;
 
 INSERT INTO user_activity (user_id, first_seen_date, active_dates, run_id, updated_at)
 WITH range_days AS (
-  -- Distinct (day, user) pairs: copies of an event change none, so no de-duplication is needed.
-  SELECT DISTINCT {{ user_key }} AS user_id, DATE(`timestamp`) AS day
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-    AND {{ user_key }} IS NOT NULL
+  -- The range's (user, day) pairs, from user_days (run it first).
+  SELECT user_id, date AS day
+  FROM user_days
+  WHERE date BETWEEN @start_date AND @end_date
 ),
 affected AS (
   -- Users active in the range whose first 91 days overlap it. Only they can gain or lose a day:
@@ -63,10 +62,6 @@ GROUP BY user_id, first_seen_date;
 DELETE FROM user_activity
 WHERE run_id != @run_id
   AND first_seen_date >= DATE_SUB(@start_date, INTERVAL 90 DAY)
-  AND user_id IN (
-    SELECT {{ user_key }}
-    FROM events
-    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-  );
+  AND user_id IN (SELECT user_id FROM user_days WHERE date BETWEEN @start_date AND @end_date);
 
 COMMIT TRANSACTION;

@@ -1,7 +1,8 @@
--- user_first_seen for the events of @start_date..@end_date (UTC days), incrementally: a user keeps
--- a row from before the range; otherwise their first day in the range becomes their row. Rows in
--- the range are rebuilt, and a later row of a user seen in the range moves here (a backfill found
--- an older event), so any order of runs converges to each user's first day over the runs made.
+-- user_first_seen for the active days of @start_date..@end_date (UTC days; from user_days, run it
+-- first), incrementally: a user keeps a row from before the range; otherwise their first day in
+-- the range becomes their row. Rows in the range are rebuilt, and a later row of a user seen in
+-- the range moves here (a backfill found an older event), so any order of runs converges to each
+-- user's first day over the runs made.
 BEGIN TRANSACTION;
 
 DELETE FROM user_first_seen
@@ -9,20 +10,16 @@ WHERE first_seen_date BETWEEN @start_date AND @end_date
   OR (
     first_seen_date > @end_date
     AND user_id IN (
-      SELECT {{ user_key }}
-      FROM events
-      WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+      SELECT user_id FROM user_days WHERE date BETWEEN @start_date AND @end_date
     )
   );
 
 INSERT INTO user_first_seen (user_id, first_seen_date, updated_at)
 WITH seen_in_range AS (
-  -- De-duplication is not needed here: copies of an event do not change a user's first day.
-  SELECT {{ user_key }} AS user_id, MIN(DATE(`timestamp`)) AS first_seen_date
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-    AND {{ user_key }} IS NOT NULL
-  GROUP BY 1
+  SELECT user_id, MIN(date) AS first_seen_date
+  FROM user_days
+  WHERE date BETWEEN @start_date AND @end_date
+  GROUP BY user_id
 ),
 seen_before AS (
   SELECT user_id

@@ -1,8 +1,8 @@
--- user_milestones for the events of @start_date..@end_date (UTC days), incrementally, as
--- user_first_seen/rollup.sql: a user's milestone keeps its row from before the range; otherwise
--- its first day in the range becomes its row. Rows in the range are rebuilt, and a later row of a
--- milestone reached in the range moves here (a backfill found an older event). Each statement
--- reads the range's events once: an event names the milestones it reaches (a paid signup both).
+-- user_milestones for the active days of @start_date..@end_date (UTC days; from user_days, run it
+-- first), incrementally, as user_first_seen/rollup.sql: a user's milestone keeps its row from
+-- before the range; otherwise its first day in the range becomes its row. Rows in the range are
+-- rebuilt, and a later row of a milestone reached in the range moves here (a backfill found an
+-- older event). A day names the milestones it reached (a day may have both).
 BEGIN TRANSACTION;
 
 DELETE FROM user_milestones
@@ -10,28 +10,22 @@ WHERE first_date BETWEEN @start_date AND @end_date
   OR (
     first_date > @end_date
     AND CONCAT(milestone, '/', user_id) IN (
-      SELECT CONCAT(milestone, '/', {{ user_key }})
-      FROM events
-      CROSS JOIN UNNEST([
-        IF({{ is_signup }}, 'signup', NULL), IF({{ is_payment }}, 'payment', NULL)
-      ]) AS milestone
-      WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+      SELECT CONCAT(milestone, '/', user_id)
+      FROM user_days
+      CROSS JOIN UNNEST([IF(signup, 'signup', NULL), IF(payment, 'payment', NULL)]) AS milestone
+      WHERE date BETWEEN @start_date AND @end_date
         AND milestone IS NOT NULL
     )
   );
 
 INSERT INTO user_milestones (user_id, milestone, first_date, updated_at)
 WITH reached_in_range AS (
-  -- De-duplication is not needed here: copies of an event do not change a first day.
-  SELECT {{ user_key }} AS user_id, milestone, MIN(DATE(`timestamp`)) AS first_date
-  FROM events
-  CROSS JOIN UNNEST([
-    IF({{ is_signup }}, 'signup', NULL), IF({{ is_payment }}, 'payment', NULL)
-  ]) AS milestone
-  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-    AND {{ user_key }} IS NOT NULL
+  SELECT user_id, milestone, MIN(date) AS first_date
+  FROM user_days
+  CROSS JOIN UNNEST([IF(signup, 'signup', NULL), IF(payment, 'payment', NULL)]) AS milestone
+  WHERE date BETWEEN @start_date AND @end_date
     AND milestone IS NOT NULL
-  GROUP BY 1, 2
+  GROUP BY user_id, milestone
 ),
 reached_before AS (
   SELECT user_id, milestone
