@@ -80,7 +80,8 @@ active_pairs AS (
   UNION ALL
   SELECT date, user_id
   FROM user_days
-  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL 27 DAY) AND DATE_SUB(@start_date, INTERVAL 1 DAY)
+  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL 27 DAY)
+    AND DATE_SUB(@start_date, INTERVAL 1 DAY)
 ),
 spans AS (
   -- An active day keeps its user in WAU for 7 days and in MAU for 28, or until the user's next

@@ -1,8 +1,8 @@
 -- user_activity for @start_date..@end_date (UTC days); needs user_first_seen for the range.
 -- The users active in the range whose first 91 days overlap it get a new row: their active days
--- of the range, read from user_days, and their other days, kept from their previous row, all within
--- the 91 days from their (possibly new) first_seen_date: the work grows with the range's users,
--- not with history. The new rows are written first, tagged with @run_id, then the rows they
+-- of the range, read from user_days, and their other days, kept from their previous row, all
+-- within the 91 days from their (possibly new) first_seen_date: the work grows with the range's
+-- users, not with history. The new rows are written first, tagged with @run_id, then the rows they
 -- replace are deleted: no temporary table needed, and the script runs in one transaction. A user
 -- without an active day in the window keeps no row.
 BEGIN TRANSACTION;
