@@ -75,6 +75,9 @@ def test_shared_meanings_are_written_once() -> None:
         "first_copy": fragment("first_copy"),
         "is_error": fragment("is_error"),
         "user_key": fragment("user_key"),
+        "is_signup": fragment("is_signup"),
+        "is_payment": fragment("is_payment"),
+        "day_milestones": fragment("day_milestones"),
     }
     for path in SQL_DIR.rglob("*.sql"):
         if path.parent.name == "shared":

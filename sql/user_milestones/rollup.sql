@@ -12,7 +12,7 @@ WHERE first_date BETWEEN @start_date AND @end_date
     AND CONCAT(milestone, '/', user_id) IN (
       SELECT CONCAT(milestone, '/', user_id)
       FROM user_days
-      CROSS JOIN UNNEST([IF(signup, 'signup', NULL), IF(payment, 'payment', NULL)]) AS milestone
+      CROSS JOIN {{ day_milestones }}
       WHERE date BETWEEN @start_date AND @end_date
         AND milestone IS NOT NULL
     )
@@ -22,7 +22,7 @@ INSERT INTO user_milestones (user_id, milestone, first_date, updated_at)
 WITH reached_in_range AS (
   SELECT user_id, milestone, MIN(date) AS first_date
   FROM user_days
-  CROSS JOIN UNNEST([IF(signup, 'signup', NULL), IF(payment, 'payment', NULL)]) AS milestone
+  CROSS JOIN {{ day_milestones }}
   WHERE date BETWEEN @start_date AND @end_date
     AND milestone IS NOT NULL
   GROUP BY user_id, milestone
