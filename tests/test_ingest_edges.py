@@ -223,7 +223,8 @@ def test_gzip_bodies_get_the_same_checks(server: Server) -> None:
 
 
 FAULTY_INGEST = '''
-"""ingest with a bug planted for the test: an event of type "explode" raises in validation."""
+"""ingest with a bug planted for the test: an event of type "explode" raises in validation
+(on the hot path and the slow path alike)."""
 import functions.ingest.handler as handler
 from functions.ingest.main import ingest  # noqa: F401 (the entry point)
 
@@ -236,7 +237,15 @@ def _buggy(events, **kwargs):
     return _validate(events, **kwargs)
 
 
+def _buggy_fast(kind, raw, received_at):
+    if b"explode" in raw:
+        raise ZeroDivisionError("planted bug")
+    return _accept_fast(kind, raw, received_at)
+
+
+_accept_fast = handler.fastpath.accept
 handler.validate_events = _buggy
+handler.fastpath.accept = _buggy_fast
 '''
 
 

@@ -15,15 +15,16 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import flask
 
 from functions.bad_events import bad_event_row, user_keys
 from functions.bus import BusFull, BusUnavailable, Message
-from functions.ingest import records
+from functions.ingest import fastpath, records
 from functions.ingest.auth import CHALLENGE, authenticate
 from functions.ingest.body import (
+    Body,
     BodyError,
     Kind,
     check_content_type,
@@ -141,25 +142,11 @@ def _accept(
                 request.stream, request.content_length, request.headers.get("Content-Encoding")
             )
             read.append(raw)
-        try:
-            document = parse_raw(raw)  # parsed once, whichever protocol it turns out to be
-        except BodyError:
-            if refused_type is not None:
-                raise refused_type from None
-            raise
-        if not is_segment:
-            is_segment = is_segment_batch(document)
-            if not is_segment and refused_type is not None:
-                raise refused_type
-            if not is_segment and len(raw) > MAX_REQUEST_BYTES:
-                raise BodyError(
-                    413, "too_large", f"the body exceeds {MAX_REQUEST_BYTES} bytes", payload=raw
-                )
-        body = (
-            parse_segment(route.call, document, raw)
-            if is_segment
-            else native_body(route.kind, document, raw)
-        )
+        fast = None
+        if route.protocol == "native" and refused_type is None:
+            fast = fastpath.accept(route.kind, raw, now)
+        if fast is None:
+            body = _body(route, raw, refused_type, is_segment)
     except BodyError as err:
         row = bad_event_row(
             received_at=received_at,
@@ -183,26 +170,33 @@ def _accept(
         log_request(**log, status=err.status, accepted=0, rejected=0, error=err.code)
         return error_response(err.status, err.code, err.message, headers)
 
-    accepted, rejected = validate_events(
-        body.events, received_at=now, sent_at=body.sent_at, suspect=body.suspect
-    )
+    if fast is not None:
+        accepted, sent_at_text = fast.records, fast.sent_at_text
+        rejected: list[Rejection] = []
+        bad_rows: list[dict[str, Any]] = []
+    else:
+        is_segment = body.originals is not None
+        accepted, rejected = validate_events(
+            body.events, received_at=now, sent_at=body.sent_at, suspect=body.suspect
+        )
+        sent_at_text = body.sent_at_text
+        bad_rows = records.rejection_rows(
+            rejected,
+            body.original,
+            received_at=received_at,
+            source=source,
+            request_id=request_id,
+            suspect=body.suspect,
+        )
     address = records.client_ip(
         request.headers.get("X-Forwarded-For"), request.remote_addr, settings.trusted_proxies
     )
     records.fill_ip(accepted, address)
-    bad_rows = records.rejection_rows(
-        rejected,
-        body.original,
-        received_at=received_at,
-        source=source,
-        request_id=request_id,
-        suspect=body.suspect,
-    )
     out = records.messages(
         source=source,
         request_id=request_id,
         received_at=received_at,
-        sent_at=body.sent_at_text,
+        sent_at=sent_at_text,
         accepted=accepted,
         bad_rows=bad_rows,
     )
@@ -218,6 +212,27 @@ def _accept(
         reply = answer(len(accepted), rejected)
     log_request(**log, status=status, accepted=len(accepted), rejected=len(rejected))
     return json_response(reply, status, headers)
+
+
+def _body(route: Route, raw: bytes, refused_type: BodyError | None, is_segment: bool) -> Body:
+    """The slow path's events of RAW: parsed once, whichever protocol it turns out to be."""
+    try:
+        document = parse_raw(raw)
+    except BodyError:
+        if refused_type is not None:
+            raise refused_type from None
+        raise
+    if not is_segment:
+        is_segment = is_segment_batch(document)
+        if not is_segment and refused_type is not None:
+            raise refused_type
+        if not is_segment and len(raw) > MAX_REQUEST_BYTES:
+            raise BodyError(
+                413, "too_large", f"the body exceeds {MAX_REQUEST_BYTES} bytes", payload=raw
+            )
+    if is_segment:
+        return parse_segment(route.call, document, raw)
+    return native_body(route.kind, document, raw)
 
 
 def answer(accepted: int, rejected: list[Rejection]) -> dict[str, object]:
