@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
 import orjson
 
 from functions.bus import Message
@@ -22,6 +23,7 @@ ATTRIBUTE_VALUE_LIMIT = 1024  # Pub/Sub's limit on one attribute value, in bytes
 
 Kind = Literal["events", "bad_events"]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once, not per call
+_CHECKED_ENCODER = msgspec.json.Encoder()
 
 # orjson decodes about twice as fast as json but reads an integer beyond 64 bits as a float,
 # silently. Such an integer is a run of 19+ digits; digits map to NUL (never raw in valid JSON)
@@ -48,7 +50,14 @@ class Envelope:
     # rows cannot carry exactly (see inexact_value), which load checks record by record.
     exact: bool = field(default=True, compare=False)
 
-    def to_message(self) -> Message:
+    def to_message(self, *, schema_checked: bool = False) -> Message:
+        """The bus message of this envelope.
+
+        `schema_checked` says the records passed ingest's schema (finite numbers, text that is
+        valid Unicode): msgspec then writes them, about eight times faster than json and the
+        same JSON but for a float's exponent (1e16, not 1e+16). Other records go through json,
+        which keeps a NaN visible to the load (msgspec would write it as null).
+        """
         body = {
             "v": ENVELOPE_VERSION,
             "kind": self.kind,
@@ -58,7 +67,7 @@ class Envelope:
             "sent_at": self.sent_at,
             "records": self.records,
         }
-        data = _ENCODER.encode(body).encode()
+        data = _CHECKED_ENCODER.encode(body) if schema_checked else _ENCODER.encode(body).encode()
         return Message(data=data, attributes=self.attributes())
 
     def attributes(self) -> dict[str, str]:

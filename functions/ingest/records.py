@@ -124,4 +124,5 @@ def messages(
         out.append(Envelope("events", source, request_id, received_at, sent_at, accepted))
     if bad_rows:
         out.append(Envelope("bad_events", source, request_id, received_at, sent_at, bad_rows))
-    return [envelope.to_message() for envelope in out]
+    # Accepted events passed the schema, and bad_events rows hold text and integers only.
+    return [envelope.to_message(schema_checked=True) for envelope in out]
