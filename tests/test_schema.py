@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
 from functions.schema import (
@@ -259,6 +260,16 @@ def test_event_just_under_32_kb_with_escapes_is_accepted() -> None:
     properties = {f"k{i}": '"' * 3000 for i in range(5)}
     record = accepted_one({"event_type": "x", "properties": properties})
     assert len(json.dumps(record, separators=(",", ":")).encode()) < MAX_EVENT_BYTES
+
+
+def test_the_size_limit_counts_the_bytes_json_writes_where_msgspec_writes_fewer() -> None:
+    # json spells 1e16 as 1e+16: 6,000 of them fit the limit in msgspec's text, not in json's.
+    event = {"event_type": "x", "properties": {"f": [1e16] * 6000}}
+    record = {**event, "timestamp": NOW.isoformat(), "event_id": "e" * 36}
+    written = len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode())
+    assert len(msgspec.json.encode(record)) < MAX_EVENT_BYTES < written
+    errors = errors_of({**event, "event_id": "e" * 36})
+    assert errors == {"event": f"serialises to {written} bytes; the limit is {MAX_EVENT_BYTES}"}
 
 
 def test_non_object_event_is_rejected() -> None:
