@@ -38,9 +38,7 @@ def slow_path(kind: fastpath.Kind, raw: bytes) -> list[dict[str, Any]] | None:
 
 def without_made_ids(records: list[dict[str, Any]], raw: bytes) -> list[dict[str, Any]]:
     """Records with the event ids ingest made up (random) taken out; the client's kept."""
-    return [
-        {k: v for k, v in r.items() if k != "event_id" or v.encode() in raw} for r in records
-    ]
+    return [{k: v for k, v in r.items() if k != "event_id" or v.encode() in raw} for r in records]
 
 
 def kind_of(path: str) -> fastpath.Kind:
