@@ -9,12 +9,25 @@ BEGIN TRANSACTION;
 DELETE FROM user_lifecycle WHERE date BETWEEN @start_date AND @end_date;
 
 INSERT INTO user_lifecycle (date, user_id, stage, previous_stage, signed_up, paid, updated_at)
-WITH active_days AS (
+WITH window_days AS (
   -- The users' active days of the window, from the per-day state (run user_days first): the
   -- range's days were just rebuilt, the days before it by the runs that rolled them up.
   SELECT user_id, date, signup, payment
   FROM user_days
   WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY) AND @end_date
+),
+active_days AS (
+  -- Only the users who can change stage in the range: those active in it, and those active
+  -- @churn_days before one of its days (they may churn on it). For the hourly one-day run that
+  -- is two days' users, not the whole window's.
+  SELECT *
+  FROM window_days
+  WHERE user_id IN (
+    SELECT user_id
+    FROM window_days
+    WHERE date >= @start_date
+      OR date <= DATE_SUB(@end_date, INTERVAL @churn_days DAY)
+  )
 ),
 history AS (
   -- The window's users seen before it, with the milestones they had reached by then.
