@@ -25,13 +25,17 @@ affected AS (
 kept_days AS (
   -- Days outside the range from each affected user's previous row. A previous row's first day
   -- is the current one or later (first days only move earlier, into a range rolled up), so the
-  -- partition filter keeps every row replaced. Rows are chosen before their arrays unnest.
+  -- partition filter keeps every row replaced. Rows are chosen before their arrays unnest, and
+  -- only those with a day outside the range (the days are in order): a run over all of
+  -- history unnests none.
   SELECT previous.user_id, day
   FROM (
     SELECT user_id, active_dates
     FROM user_activity
     WHERE first_seen_date >= DATE_SUB(@start_date, INTERVAL 90 DAY)
       AND user_id IN (SELECT user_id FROM affected)
+      AND (active_dates[SAFE_OFFSET(0)] < @start_date
+        OR active_dates[SAFE_ORDINAL(ARRAY_LENGTH(active_dates))] > @end_date)
   ) AS previous
   CROSS JOIN UNNEST(previous.active_dates) AS day
   WHERE day < @start_date OR day > @end_date
