@@ -58,7 +58,6 @@ def test_user_keys_are_the_columns_naming_users_and_each_has_an_erasure_statemen
         "bad_events",
         "user_first_seen",
         "user_lifecycle",
-        "user_activity",
         "user_milestones",
         "user_days",
     }

@@ -73,15 +73,13 @@ def user_tables() -> dict[str, list[str]]:
 
 def rows_of(warehouse: DuckDBWarehouse, user: str) -> dict[str, list[dict[str, Any]]]:
     """Every row naming `user` in any table with a user column, without what a rewrite changes
-    (updated_at, and user_activity's run_id)."""
+    (updated_at)."""
     found = {}
     for table, columns in user_tables().items():
         where = " OR ".join(f"{column} = @user" for column in columns)
         rows = warehouse.query(f"SELECT * FROM {table} WHERE {where}", {"user": user}).rows
         found[table] = sorted(
-            json.dumps(
-                {k: v for k, v in row.items() if k not in {"updated_at", "run_id"}}, default=str
-            )
+            json.dumps({k: v for k, v in row.items() if k != "updated_at"}, default=str)
             for row in rows
         )
     return found

@@ -74,7 +74,6 @@ def test_raw_tables_keep_retention_days_and_per_user_state_is_never_aged_out():
     assert {name for name, kind in classes.items() if kind == "raw"} == {"events", "bad_events"}
     assert {name for name, kind in classes.items() if kind == "keep"} == {
         "user_first_seen",
-        "user_activity",
         "user_milestones",
     }
 

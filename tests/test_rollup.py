@@ -28,7 +28,6 @@ SORT_KEYS = {
     "error_daily": ("date", "error_type"),
     "top_entities_daily": ("date", "dimension", "entity"),
     "user_first_seen": ("user_id",),
-    "user_activity": ("user_id",),
     "user_milestones": ("user_id", "milestone"),
     "user_days": ("date", "user_id"),
     "retention_cohorts": ("period", "cohort_start", "period_index"),
@@ -38,7 +37,6 @@ SORT_KEYS = {
 DATE_COLUMN = {
     "hourly_metrics": "DATE(hour)",
     "user_first_seen": "first_seen_date",
-    "user_activity": "first_seen_date",
     "user_milestones": "first_date",
     "retention_cohorts": "cohort_start",
 }
@@ -79,7 +77,6 @@ def expected_rows(events: list[Row]) -> dict[str, list[Row]]:
         "error_daily": oracle.error_daily(events),
         "top_entities_daily": oracle.top_entities_daily(events),
         "user_first_seen": oracle.user_first_seen(events),
-        "user_activity": oracle.user_activity(events),
         "user_milestones": oracle.user_milestones(events),
         "user_days": oracle.user_days(events),
         "retention_cohorts": oracle.retention_cohorts(events, today),
@@ -231,7 +228,7 @@ def test_day_by_day_runs_build_what_one_run_does(
     day_by_day: dict[str, list[Row]], dataset: tuple[list[Row], list[Row]], table: str
 ) -> None:
     # What the hourly rollup-today job does: each run sees one day, and whatever a table needs of
-    # earlier days comes from its state (user_first_seen, user_activity, user_lifecycle) or from
+    # earlier days comes from its state (user_first_seen, user_milestones, user_days) or from
     # the cells of earlier runs (retention_cohorts keeps the periods the day cannot touch).
     expected = expected_rows(dataset[0] + dataset[1])[table]
     assert comparable(day_by_day[table], table) == comparable(expected, table)

@@ -40,6 +40,3 @@ WHERE `date` >= DATE_SUB(@today, INTERVAL @days DAY)
 UNION ALL
 SELECT 'retention_cohorts' AS table_name, MAX(updated_at) AS last_updated_at FROM retention_cohorts
 WHERE cohort_start >= DATE_SUB(@today, INTERVAL @days DAY)
-UNION ALL
-SELECT 'user_activity' AS table_name, MAX(updated_at) AS last_updated_at FROM user_activity
-WHERE first_seen_date >= DATE_SUB(@today, INTERVAL @days DAY)

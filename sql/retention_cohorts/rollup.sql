@@ -1,12 +1,12 @@
 -- retention_cohorts touched by the activity of @start_date..@end_date (UTC days): of the day
 -- cohorts that started up to 30 days before @start_date and the week cohorts up to 12 weeks before
 -- its week, the periods that end on or after @start_date, recomputed from user_first_seen and
--- user_activity (run both first). Activity of the range can change no earlier period, and a
--- cohort whose members can change (one starting in the range) has no earlier period either, so
--- the cells kept are exactly those the range cannot touch. A cell counts the members active in its
--- period, from their active days in the per-user state, never raw events. No such period holds
--- a day before @start_date - 6 (a week period ending on @start_date starts then), so a run reads
--- the state of the users active since that day, whatever the history.
+-- user_days (run both first). Activity of the range can change no earlier period, and a cohort
+-- whose members can change (one starting in the range) has no earlier period either, so the
+-- cells kept are exactly those the range cannot touch. A cell counts the members active in its
+-- period, from the per-day state, never raw events. No such period holds a day before
+-- @start_date - 6 (a week period ending on @start_date starts then), so a run reads the days
+-- from then to 90 days after @end_date at most, whatever the history.
 BEGIN TRANSACTION;
 
 DELETE FROM retention_cohorts
@@ -33,18 +33,14 @@ WITH members AS (
     AND DATE_ADD(CAST(DATE_TRUNC(@end_date, ISOWEEK) AS DATE), INTERVAL 6 DAY)
 ),
 active_days AS (
-  -- The members' active days from 6 days before @start_date on (the earliest day a period below
-  -- holds), from the per-user state: only the rows of users active since then are unnested.
-  SELECT user_activity.user_id, date
-  FROM user_activity
-  CROSS JOIN UNNEST(user_activity.active_dates) AS date
-  WHERE user_activity.first_seen_date
-      BETWEEN DATE_SUB(CAST(DATE_TRUNC(@start_date, ISOWEEK) AS DATE), INTERVAL 84 DAY)
-      AND DATE_ADD(CAST(DATE_TRUNC(@end_date, ISOWEEK) AS DATE), INTERVAL 6 DAY)
-    AND user_activity.active_dates[SAFE_ORDINAL(ARRAY_LENGTH(user_activity.active_dates))]
-      >= DATE_SUB(@start_date, INTERVAL 6 DAY)
-    AND date >= DATE_SUB(@start_date, INTERVAL 6 DAY)
-    AND user_activity.user_id IN (SELECT user_id FROM members)
+  -- The members' active days that a period below can hold, from the per-day state (run
+  -- user_days first): from 6 days before @start_date to the end of the last week period of a
+  -- cohort starting by @end_date (its week's Monday + 90 days). A day past a cohort's last period
+  -- makes an index that no period has, so it counts nowhere.
+  SELECT user_id, date
+  FROM user_days
+  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL 6 DAY) AND DATE_ADD(@end_date, INTERVAL 90 DAY)
+    AND user_id IN (SELECT user_id FROM members)
 ),
 member_periods AS (
   SELECT DISTINCT

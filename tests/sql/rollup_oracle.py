@@ -401,18 +401,6 @@ def user_milestones(events: list[Row]) -> list[Row]:
     ]
 
 
-def user_activity(events: list[Row]) -> list[Row]:
-    """Each user's active days within their first 91 days (first_seen_date to +90)."""
-    unique = dedupe(events)
-    active = active_days(unique)
-    out = []
-    for user, first in first_seen(unique).items():
-        last = first + timedelta(days=90)
-        window = sorted(day for day in active[user] if first <= day <= last)
-        out.append({"user_id": user, "first_seen_date": first, "active_dates": window})
-    return out
-
-
 def retention_cohorts(events: list[Row], today: date) -> list[Row]:
     unique = dedupe(events)
     active = active_days(unique)
