@@ -40,6 +40,13 @@ _FIELDS = {
     "clustering",
 }
 
+# Tables an earlier version kept that this one neither writes nor reads, with what replaced them.
+# They may hold user ids that erasure no longer reaches: the DuckDB adapter drops them when it
+# opens a file, and a cloud deployment drops them once on upgrade (the README says how).
+RETIRED_TABLES: Mapping[str, str] = {
+    "user_activity": "retention_cohorts reads its week of active days from user_days",
+}
+
 
 class CatalogueError(ValueError):
     """A table folder breaks the catalogue's rules; the message names the table and the rule."""

@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
-from functions.catalogue import tables
+from functions.catalogue import RETIRED_TABLES, tables
 from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.local.translate import QUANTILE_RANK_TOLERANCE, translate
 from functions.warehouse import WarehouseError
@@ -157,6 +158,21 @@ def test_ensure_tables_is_idempotent_and_creates_every_table(tmp_path: Path) -> 
     names = store.query("SELECT table_name FROM INFORMATION_SCHEMA.TABLES").rows
     store.close()
     assert set(tables()) <= {r["table_name"] for r in names}
+
+
+def test_opening_a_file_drops_the_tables_this_version_retired(tmp_path: Path) -> None:
+    # user_activity held user ids; with no statement writing or erasing it, it must not linger.
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE user_activity (user_id VARCHAR, first_seen_date DATE)")
+    old.execute("INSERT INTO user_activity VALUES ('u1', DATE '2024-05-01')")
+    old.close()
+    warehouse = DuckDBWarehouse(path)
+    warehouse.ensure_tables()
+    names = {row["name"] for row in warehouse.query("SHOW TABLES").rows}
+    warehouse.close()
+    assert not names & set(RETIRED_TABLES)
+    assert set(tables()) <= names
 
 
 def test_rows_round_trip_with_typed_parameters(warehouse: DuckDBWarehouse) -> None:

@@ -18,7 +18,7 @@ from typing import IO, Any
 import duckdb
 from sqlglot import exp
 
-from functions.catalogue import tables
+from functions.catalogue import RETIRED_TABLES, tables
 from functions.local.translate import Statement, TranslationError, translate
 from functions.warehouse import QueryResult, RefusedRow, WarehouseError
 from functions.warehouse.rowjson import RowEncodingError, write_ndjson
@@ -154,6 +154,8 @@ class DuckDBWarehouse:
             return
         self.execute(";\n".join(entry.ddl for entry in tables().values()))
         self._add_new_columns()
+        for retired in RETIRED_TABLES:
+            self.execute(f"DROP TABLE IF EXISTS {retired}")
         self._columns.clear()
 
     def _add_new_columns(self) -> None:
