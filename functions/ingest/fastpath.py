@@ -2,11 +2,12 @@
 
 Most requests are valid. For those, msgspec decodes the body and checks every field's type and
 bounds in one pass, in C, where the slow path decodes with json's duplicate-key hook and then
-validates with pydantic; the rules past the field types are the same `EventRules` both run. The hot path only ever accepts: a body
-with anything wrong in it, or anything it cannot judge exactly (escapes, a Segment batch), is
-declined (None) and goes through parse_raw and validate_events as before, which name every
-problem. So what is accepted, and every rejection's wording, stay the slow path's; a test checks
-that both paths accept the same records from the same bodies.
+validates with pydantic; the rules past the field types are the same `EventRules` both run. The
+hot path only ever accepts: a body with anything wrong in it, or anything it cannot judge
+exactly (escapes, a Segment batch), is declined (None) and goes through parse_raw and
+validate_events as before, which name every problem. So what is accepted, and every rejection's
+wording, stay the slow path's; a test checks that both paths accept the same records from the
+same bodies.
 
 The msgspec types are derived from the schema's TypedDicts, so each field's rules are written
 once. What msgspec cannot see is made up for:
