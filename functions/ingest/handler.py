@@ -123,7 +123,6 @@ def _accept(
     read: list[bytes],
 ) -> flask.Response:
     received_at = now.isoformat()
-    is_segment = route.protocol == "segment"
     try:
         refused_type: BodyError | None = None
         try:
@@ -146,7 +145,7 @@ def _accept(
         if route.protocol == "native" and refused_type is None:
             fast = fastpath.accept(route.kind, raw, now)
         if fast is None:
-            body = _body(route, raw, refused_type, is_segment)
+            body = _body(route, raw, refused_type)
     except BodyError as err:
         row = bad_event_row(
             received_at=received_at,
@@ -172,10 +171,11 @@ def _accept(
 
     if fast is not None:
         accepted, sent_at_text = fast.records, fast.sent_at_text
+        is_segment = False  # the hot path takes native bodies only
         rejected: list[Rejection] = []
         bad_rows: list[dict[str, Any]] = []
     else:
-        is_segment = body.originals is not None
+        is_segment = body.originals is not None  # Segment's messages were translated
         accepted, rejected = validate_events(
             body.events, received_at=now, sent_at=body.sent_at, suspect=body.suspect
         )
@@ -214,8 +214,9 @@ def _accept(
     return json_response(reply, status, headers)
 
 
-def _body(route: Route, raw: bytes, refused_type: BodyError | None, is_segment: bool) -> Body:
+def _body(route: Route, raw: bytes, refused_type: BodyError | None) -> Body:
     """The slow path's events of RAW: parsed once, whichever protocol it turns out to be."""
+    is_segment = route.protocol == "segment"
     try:
         document = parse_raw(raw)
     except BodyError:
