@@ -175,14 +175,13 @@ def accept(kind: Kind, raw: bytes, received_at: datetime) -> Accepted | None:
         return None
     if _ENCODER.encode(document).count(b":") != raw.count(b":"):
         return None  # a key msgspec dropped: unknown or repeated
+    sent_text = document.get("sent_at")  # the event's or the batch's, as the client sent it
     try:
         if kind == "single":
             events = [document]
-            sent_text = document.get("sent_at")
             batch_sent = None
         else:
             events = document["events"]
-            sent_text = document.get("sent_at")
             batch_sent = None if sent_text is None else _timestamp(sent_text)
         rules = EventRules(received_at, batch_sent, len(events))
         records = [_record(event, rules) for event in events]
