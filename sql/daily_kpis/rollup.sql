@@ -71,17 +71,11 @@ per_day AS (
   FROM deduped
   GROUP BY date
 ),
-active_pairs AS (
-  -- One row per user and active day: in the range from the de-duplicated events, before it from
-  -- the per-day state user_days for the 27 days MAU looks back over (one row per pair already).
+range_days AS (
+  -- One row per user and active day of the range, from the de-duplicated events.
   SELECT DISTINCT date, user_id
   FROM deduped
   WHERE user_id IS NOT NULL
-  UNION ALL
-  SELECT date, user_id
-  FROM user_days
-  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL 27 DAY)
-    AND DATE_SUB(@start_date, INTERVAL 1 DAY)
 ),
 spans AS (
   -- An active day keeps its user in WAU for 7 days and in MAU for 28, or until the user's next
@@ -90,7 +84,25 @@ spans AS (
   SELECT
     date,
     LEAD(date) OVER (PARTITION BY user_id ORDER BY date) AS next_date
-  FROM active_pairs
+  FROM range_days
+  UNION ALL
+  -- Before the range, from the per-day state user_days over the 27 days MAU looks back, only
+  -- each user's last active day: an earlier day's span ends by that one, before the range, so
+  -- it adds to no day of it. Its next active day is the user's first in the range.
+  SELECT last_before.date, first_in_range.date
+  FROM (
+    SELECT user_id, MAX(date) AS date
+    FROM user_days
+    WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL 27 DAY)
+      AND DATE_SUB(@start_date, INTERVAL 1 DAY)
+    GROUP BY user_id
+  ) AS last_before
+  LEFT JOIN (
+    SELECT user_id, MIN(date) AS date
+    FROM range_days
+    GROUP BY user_id
+  ) AS first_in_range
+    ON first_in_range.user_id = last_before.user_id
 ),
 span_edges AS (
   -- +1 on the day a span starts, -1 on the day after it ends.

@@ -14,12 +14,22 @@ WITH window_days AS (
   -- range's days were just rebuilt, the days before it by the runs that rolled them up.
   SELECT user_id, date, signup, payment
   FROM user_days
-  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY) AND @end_date
+  WHERE date BETWEEN @start_date AND @end_date
+  UNION ALL
+  -- Before the range, only a user's last active day there can change a stage in it: its next
+  -- active day, or its churn, may fall in the range, while an earlier day's next active day is
+  -- that last one. So each user has one row for those days: the last, with the milestones
+  -- reached on any of them.
+  SELECT user_id, MAX(date), LOGICAL_OR(signup), LOGICAL_OR(payment)
+  FROM user_days
+  WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY)
+    AND DATE_SUB(@start_date, INTERVAL 1 DAY)
+  GROUP BY user_id
 ),
 active_days AS (
-  -- Only the users who can change stage in the range: those active in it, and those active
-  -- @churn_days before one of its days (they may churn on it). For the hourly one-day run that
-  -- is two days' users, not the whole window's.
+  -- Only the users who can change stage in the range: those active in it, and those whose last
+  -- day before it lies @churn_days before one of its days (they may churn on it). For the
+  -- hourly one-day run that is two days' users, not the whole window's.
   SELECT *
   FROM window_days
   WHERE user_id IN (
