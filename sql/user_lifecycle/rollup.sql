@@ -9,18 +9,18 @@ BEGIN TRANSACTION;
 DELETE FROM user_lifecycle WHERE date BETWEEN @start_date AND @end_date;
 
 INSERT INTO user_lifecycle (date, user_id, stage, previous_stage, signed_up, paid, updated_at)
-WITH window_days AS (
-  -- The users' active days of the window, from the per-day state (run user_days first): the
-  -- range's days were just rebuilt, the days before it by the runs that rolled them up.
+WITH range_days AS (
+  -- The users' active days in the range, from the per-day state (run user_days first).
   SELECT user_id, date, signup, payment
   FROM user_days
   WHERE date BETWEEN @start_date AND @end_date
-  UNION ALL
-  -- Before the range, only a user's last active day there can change a stage in it: its next
-  -- active day, or its churn, may fall in the range, while an earlier day's next active day is
-  -- that last one. So each user has one row for those days: the last, with the milestones
-  -- reached on any of them.
-  SELECT user_id, MAX(date), LOGICAL_OR(signup), LOGICAL_OR(payment)
+),
+last_before AS (
+  -- Before the range, only a user's last active day in the churn window can change a stage in
+  -- the range: its next active day, or its churn, may fall in it, while an earlier day's next
+  -- active day is that last one. So each user has one row for those days (rolled up by earlier
+  -- runs): the last, with the milestones reached on any of them.
+  SELECT user_id, MAX(date) AS date, LOGICAL_OR(signup) AS signup, LOGICAL_OR(payment) AS payment
   FROM user_days
   WHERE date BETWEEN DATE_SUB(@start_date, INTERVAL @churn_days DAY)
     AND DATE_SUB(@start_date, INTERVAL 1 DAY)
@@ -31,13 +31,12 @@ active_days AS (
   -- day before it lies @churn_days before one of its days (they may churn on it). For the
   -- hourly one-day run that is two days' users, not the whole window's.
   SELECT *
-  FROM window_days
-  WHERE user_id IN (
-    SELECT user_id
-    FROM window_days
-    WHERE date >= @start_date
-      OR date <= DATE_SUB(@end_date, INTERVAL @churn_days DAY)
-  )
+  FROM range_days
+  UNION ALL
+  SELECT *
+  FROM last_before
+  WHERE date <= DATE_SUB(@end_date, INTERVAL @churn_days DAY)
+    OR user_id IN (SELECT user_id FROM range_days)
 ),
 history AS (
   -- The window's users seen before it, with the milestones they had reached by then.
@@ -66,6 +65,16 @@ flagged AS (
       PARTITION BY active_days.user_id ORDER BY active_days.date
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS paid,
+    -- The same by the previous active day, in the same pass over the user's days: what the
+    -- previous day's stage is made of.
+    COALESCE(history.signed_up, FALSE) OR COALESCE(LOGICAL_OR(active_days.signup) OVER (
+      PARTITION BY active_days.user_id ORDER BY active_days.date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ), FALSE) AS signed_up_before,
+    COALESCE(history.paid, FALSE) OR COALESCE(LOGICAL_OR(active_days.payment) OVER (
+      PARTITION BY active_days.user_id ORDER BY active_days.date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ), FALSE) AS paid_before,
     LAG(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
       AS previous_date,
     LEAD(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
@@ -74,9 +83,12 @@ flagged AS (
   LEFT JOIN history ON history.user_id = active_days.user_id
 ),
 staged AS (
+  -- A day's stage, and the previous active day's, by the same rule (user_lifecycle/table.sql).
   SELECT
     *,
-    CASE WHEN paid THEN 'customer' WHEN signed_up THEN 'activated' ELSE 'lead' END AS stage
+    CASE WHEN paid THEN 'customer' WHEN signed_up THEN 'activated' ELSE 'lead' END AS stage,
+    CASE WHEN paid_before THEN 'customer' WHEN signed_up_before THEN 'activated' ELSE 'lead' END
+      AS stage_before
   FROM flagged
 ),
 changes AS (
@@ -90,7 +102,7 @@ changes AS (
       WHEN previous_date IS NULL AND seen_before THEN 'churned'
       WHEN previous_date IS NULL THEN 'new'
       WHEN DATE_DIFF(date, previous_date, DAY) > @churn_days THEN 'churned'
-      ELSE LAG(stage) OVER (PARTITION BY user_id ORDER BY date)
+      ELSE stage_before
     END AS previous_stage,
     signed_up,
     paid
