@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -45,6 +44,8 @@ import msgspec
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
+
+from functions.ids import uuid4_text
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024  # after gzip decoding
@@ -348,24 +349,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-class _Ids:
-    """UUID4 event ids drawn from one os.urandom call per batch (a syscall per id is slow)."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._offset = 0
-
-    def next(self, wanted: int) -> str:
-        if self._offset >= len(self._pool):
-            self._pool, self._offset = os.urandom(16 * max(1, wanted)), 0
-        raw = bytearray(self._pool[self._offset : self._offset + 16])
-        self._offset += 16
-        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = raw.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 def printable(text: str) -> str:
     """TEXT with what UTF-8 cannot carry (lone surrogates) written as escapes, like \\ud83d."""
     try:
@@ -479,7 +462,7 @@ def validate_events(
     """
     accepted: list[dict[str, Any]] = []
     rejected: list[Rejection] = []
-    rules = EventRules(received_at, sent_at, len(raw_events))
+    rules = EventRules(received_at, sent_at)
     validate = _EVENT.validate_python
     for index, raw in enumerate(raw_events):
         if suspect and (problems := suspect_errors(raw)):
@@ -508,21 +491,18 @@ class EventRules:
     number bounds, the clock, currency, the event id and the size. Both validators apply them:
     validate_events after pydantic, and the hot path (ingest/fastpath.py) after msgspec."""
 
-    def __init__(self, received_at: datetime, sent_at: datetime | None, events: int) -> None:
+    def __init__(self, received_at: datetime, sent_at: datetime | None) -> None:
         if received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
         self.received_at = received_at
         self.sent_at = sent_at  # the batch's
         self.latest = received_at + MAX_FUTURE
-        self._ids = _Ids()
-        self._left = events  # events still to come, to size the next draw of ids
 
     def check(
         self, raw: dict[str, Any], record: dict[str, Any], errors: list[FieldError]
     ) -> list[FieldError]:
         """The errors of one event, given those of its field types; when there are none,
         RECORD (its typed fields, timestamps as datetimes) is completed to what is published."""
-        self._left -= 1
         properties = raw.get("properties")
         if type(properties) is dict:
             _properties_errors(properties, "properties", 1, errors)
@@ -563,7 +543,7 @@ class EventRules:
         if sent_text is not None:
             record["sent_at"] = sent_text
         if record.get("event_id") is None:
-            record["event_id"] = self._ids.next(self._left + 1)
+            record["event_id"] = uuid4_text()
         measured = serialised_size(record)
         if measured > MAX_EVENT_BYTES:
             message = f"serialises to {measured} bytes; the limit is {MAX_EVENT_BYTES}"

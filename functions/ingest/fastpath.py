@@ -183,7 +183,7 @@ def accept(kind: Kind, raw: bytes, received_at: datetime) -> Accepted | None:
         else:
             events = document["events"]
             batch_sent = None if sent_text is None else _timestamp(sent_text)
-        rules = EventRules(received_at, batch_sent, len(events))
+        rules = EventRules(received_at, batch_sent)
         records = [_record(event, rules) for event in events]
     except _Declined:
         return None

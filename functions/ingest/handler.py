@@ -21,6 +21,7 @@ import flask
 
 from functions.bad_events import bad_event_row, user_keys
 from functions.bus import BusFull, BusUnavailable, Message
+from functions.ids import uuid4_hex
 from functions.ingest import fastpath, records
 from functions.ingest.auth import CHALLENGE, authenticate
 from functions.ingest.body import (
@@ -82,7 +83,7 @@ def handle_post(
         )
 
     now = datetime.now(UTC)
-    request_id = records.new_request_id()
+    request_id = uuid4_hex()
     headers = {**headers, "X-Request-Id": request_id}
     log = {"path": request.path, "source": source, "request_id": request_id}
     try:

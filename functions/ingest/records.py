@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import os
-import threading
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,34 +11,6 @@ from functions.bad_events import bad_event_row, event_payload, user_keys
 from functions.bus import Message
 from functions.envelope import Envelope
 from functions.schema import Rejection
-
-_ID_BYTES_PER_DRAW = 16 * 256
-
-
-class _RequestIds:
-    """UUID4 hex ids from random bytes drawn 256 ids at a time.
-
-    uuid.uuid4() makes a getrandom syscall per id, which releases the GIL; under load each
-    release made a gunicorn thread wait to get it back. The pool is redrawn after fork, so
-    workers never share ids.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool = b""
-        self._offset = 0
-        self._pid = 0
-
-    def next(self) -> str:
-        with self._lock:
-            if self._offset >= len(self._pool) or self._pid != os.getpid():
-                self._pool, self._offset, self._pid = os.urandom(_ID_BYTES_PER_DRAW), 0, os.getpid()
-            raw = self._pool[self._offset : self._offset + 16]
-            self._offset += 16
-        return uuid.UUID(bytes=raw, version=4).hex
-
-
-new_request_id = _RequestIds().next
 
 
 def rejection_rows(
