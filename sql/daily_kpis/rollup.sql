@@ -89,7 +89,7 @@ spans AS (
   -- Before the range, from the per-day state user_days over the 27 days MAU looks back, only
   -- each user's last active day: an earlier day's span ends by that one, before the range, so
   -- it adds to no day of it. Its next active day is the user's first in the range.
-  SELECT last_before.date, first_in_range.date
+  SELECT last_before.date, first_in_range.date AS next_date
   FROM (
     SELECT user_id, MAX(date) AS date
     FROM user_days

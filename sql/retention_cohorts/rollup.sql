@@ -43,19 +43,31 @@ active_days AS (
     AND user_id IN (SELECT user_id FROM members)
 ),
 member_periods AS (
-  SELECT DISTINCT
+  -- Each member once per period with activity. A day period holds one day, and user_days has one
+  -- row per user and day, so its rows are distinct as they come; a week period holds the active
+  -- days of one ISO week (a week cohort starts on a Monday), counted once.
+  SELECT
     members.period,
     members.cohort_start,
-    members.user_id,
-    IF(
-      members.period = 'day',
-      DATE_DIFF(active_days.date, members.cohort_start, DAY),
-      DIV(DATE_DIFF(active_days.date, members.cohort_start, DAY), 7)
-    ) AS period_index
+    DATE_DIFF(active_days.date, members.cohort_start, DAY) AS period_index
   FROM members
   JOIN active_days
     ON active_days.user_id = members.user_id
     AND active_days.date >= members.cohort_start
+  WHERE members.period = 'day'
+  UNION ALL
+  SELECT
+    members.period,
+    members.cohort_start,
+    DIV(DATE_DIFF(active_weeks.week, members.cohort_start, DAY), 7) AS period_index
+  FROM members
+  JOIN (
+    SELECT DISTINCT user_id, CAST(DATE_TRUNC(date, ISOWEEK) AS DATE) AS week
+    FROM active_days
+  ) AS active_weeks
+    ON active_weeks.user_id = members.user_id
+    AND active_weeks.week >= members.cohort_start
+  WHERE members.period = 'week'
 ),
 actives AS (
   SELECT period, cohort_start, period_index, COUNT(*) AS active_users
