@@ -47,11 +47,11 @@ def test_scans_count_the_partitions_each_rollup_reads(cost: ModuleType, measured
     scanned = measured.jobs["rollup-today"]
     raw = sorted({s.days for _, scans in scanned for s in scans if s.table == "events"})
     # Every rollup reads today's raw events only: history comes from state (user_first_seen,
-    # user_milestones) and from user_days: today's for the state scripts, retention's week up to
-    # today, MAU's 27 days before it and churn's 31.
+    # user_milestones) and from user_days: today's for the state scripts and the lifecycle,
+    # retention's week up to today, MAU's 27 days before it and the churn window's 30.
     assert raw == [1]
     history = sorted({s.days for _, scans in scanned for s in scans if s.table == "user_days"})
-    assert history == [1, 7, 27, 31]
+    assert history == [1, 7, 27, 30]
     nightly = {scan.days for _, scans in measured.jobs["rollup"] for scan in scans}
     assert 3 in nightly  # BEACON_ROLLUP_TRAILING_DAYS
     retention = [scan.days for _, scans in measured.jobs["retention"] for scan in scans]
