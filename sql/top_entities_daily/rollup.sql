@@ -8,28 +8,37 @@ INSERT INTO top_entities_daily (
   date, dimension, entity, events, revenue, ratings, avg_rating, updated_at
 )
 WITH deduped AS (
-  SELECT
-    DATE(`timestamp`) AS date,
-    event_type,
-    IF(currency = @reporting_currency, revenue, NULL) AS revenue,
-    properties
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+  SELECT * EXCEPT (event_id, loaded_at)
+  FROM (
+    -- The JSON values are read before de-duplication, so that the window carries a few short
+    -- values rather than the properties JSON of every event (as in daily_kpis).
+    SELECT
+      event_id,
+      loaded_at,
+      DATE(`timestamp`) AS date,
+      IF(currency = @reporting_currency, revenue, NULL) AS revenue,
+      JSON_VALUE(properties, '$.provider_id') AS provider_id,
+      JSON_VALUE(properties, '$.product_id') AS product_id,
+      JSON_VALUE(properties, '$.course_id') AS course_id,
+      IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
+        AS rating
+    FROM events
+    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+  )
   {{ first_copy }}
 ),
 entity_events AS (
-  -- One pass over the events; a CASE per dimension keeps every JSON path a literal.
+  -- One row per event and dimension.
   SELECT
     date,
     dimension,
     CASE dimension
-      WHEN 'provider_id' THEN JSON_VALUE(properties, '$.provider_id')
-      WHEN 'product_id' THEN JSON_VALUE(properties, '$.product_id')
-      WHEN 'course_id' THEN JSON_VALUE(properties, '$.course_id')
+      WHEN 'provider_id' THEN provider_id
+      WHEN 'product_id' THEN product_id
+      WHEN 'course_id' THEN course_id
     END AS entity,
     revenue,
-    IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
-      AS rating
+    rating
   FROM deduped
   CROSS JOIN UNNEST(['provider_id', 'product_id', 'course_id']) AS dimension
 )
