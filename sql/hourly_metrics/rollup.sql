@@ -15,15 +15,20 @@ WITH hours AS (
   WHERE hour <= TIMESTAMP_TRUNC(CURRENT_TIMESTAMP(), HOUR)
 ),
 deduped AS (
-  SELECT
-    TIMESTAMP_TRUNC(`timestamp`, HOUR) AS hour,
-    {{ user_key }} AS user_id,
-    event_type,
-    IF(currency = @reporting_currency, revenue, NULL) AS revenue,
-    duration_ms,
-    {{ is_error }} AS is_error
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+  SELECT * EXCEPT (event_id, loaded_at)
+  FROM (
+    -- Columns derived before de-duplication: the window carries them, not the raw ones.
+    SELECT
+      event_id,
+      loaded_at,
+      TIMESTAMP_TRUNC(`timestamp`, HOUR) AS hour,
+      {{ user_key }} AS user_id,
+      IF(currency = @reporting_currency, revenue, NULL) AS revenue,
+      IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
+      {{ is_error }} AS is_error
+    FROM events
+    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+  )
   {{ first_copy }}
 ),
 per_hour AS (
@@ -33,8 +38,8 @@ per_hour AS (
     COUNT(DISTINCT user_id) AS active_users,
     COUNTIF(is_error) AS errors,
     ROUND(COALESCE(SUM(revenue), 0), 6) AS revenue,  -- rounded so re-runs write identical rows
-    APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(50)] AS api_p50_ms,
-    APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(95)] AS api_p95_ms
+    APPROX_QUANTILES(api_ms, 100)[OFFSET(50)] AS api_p50_ms,
+    APPROX_QUANTILES(api_ms, 100)[OFFSET(95)] AS api_p95_ms
   FROM deduped
   GROUP BY hour
 )

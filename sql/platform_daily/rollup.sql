@@ -7,15 +7,20 @@ INSERT INTO platform_daily (
   date, platform, users, events, error_events, success_rate, api_p50_ms, api_p95_ms, updated_at
 )
 WITH deduped AS (
-  SELECT
-    DATE(`timestamp`) AS date,
-    COALESCE(platform, 'unknown') AS platform,
-    {{ user_key }} AS user_id,
-    event_type,
-    duration_ms,
-    {{ is_error }} AS is_error
-  FROM events
-  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+  SELECT * EXCEPT (event_id, loaded_at)
+  FROM (
+    -- Columns derived before de-duplication: the window carries them, not the raw ones.
+    SELECT
+      event_id,
+      loaded_at,
+      DATE(`timestamp`) AS date,
+      COALESCE(platform, 'unknown') AS platform,
+      {{ user_key }} AS user_id,
+      IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
+      {{ is_error }} AS is_error
+    FROM events
+    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
+  )
   {{ first_copy }}
 )
 SELECT
@@ -25,8 +30,8 @@ SELECT
   COUNT(*),
   COUNTIF(is_error),
   1 - COUNTIF(is_error) / COUNT(*),
-  APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(50)],
-  APPROX_QUANTILES(IF(event_type = 'api_call', duration_ms, NULL), 100)[OFFSET(95)],
+  APPROX_QUANTILES(api_ms, 100)[OFFSET(50)],
+  APPROX_QUANTILES(api_ms, 100)[OFFSET(95)],
   CURRENT_TIMESTAMP()
 FROM deduped
 GROUP BY date, platform;
