@@ -2,7 +2,8 @@
 
 uuid.uuid4() makes a getrandom syscall per id, which releases the GIL; under load each release
 made a gunicorn thread wait to get it back. So the bytes are drawn 256 ids at a time, for the
-whole process, and drawn again after a fork, so that workers never share ids.
+whole process; a forked child drops what its parent drew (os.register_at_fork), so that workers
+never share ids.
 """
 
 from __future__ import annotations
@@ -18,21 +19,26 @@ class _Pool:
         self._lock = threading.Lock()
         self._pool = b""
         self._offset = 0
-        self._pid = 0
 
     def hex(self) -> str:
         """32 hex digits: 16 random bytes with the version and variant bits of RFC 4122."""
         with self._lock:
-            if self._offset >= len(self._pool) or self._pid != os.getpid():
-                self._pool, self._offset, self._pid = os.urandom(_BYTES_PER_DRAW), 0, os.getpid()
+            if self._offset >= len(self._pool):
+                self._pool, self._offset = os.urandom(_BYTES_PER_DRAW), 0
             raw = bytearray(self._pool[self._offset : self._offset + 16])
             self._offset += 16
         raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
         raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
         return raw.hex()
 
+    def forget(self) -> None:
+        """Drop the bytes drawn before a fork (in the child, which then draws its own)."""
+        self._lock = threading.Lock()  # a thread of the parent may have held it at the fork
+        self._pool, self._offset = b"", 0
+
 
 _POOL = _Pool()
+os.register_at_fork(after_in_child=_POOL.forget)
 
 
 def uuid4_hex() -> str:
