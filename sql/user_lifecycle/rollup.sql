@@ -70,11 +70,11 @@ flagged AS (
     COALESCE(history.signed_up, FALSE) OR COALESCE(LOGICAL_OR(active_days.signup) OVER (
       PARTITION BY active_days.user_id ORDER BY active_days.date
       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ), FALSE) AS signed_up_before,
+    ), FALSE) AS signed_up_by_previous_day,
     COALESCE(history.paid, FALSE) OR COALESCE(LOGICAL_OR(active_days.payment) OVER (
       PARTITION BY active_days.user_id ORDER BY active_days.date
       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ), FALSE) AS paid_before,
+    ), FALSE) AS paid_by_previous_day,
     LAG(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
       AS previous_date,
     LEAD(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
@@ -87,8 +87,11 @@ staged AS (
   SELECT
     *,
     CASE WHEN paid THEN 'customer' WHEN signed_up THEN 'activated' ELSE 'lead' END AS stage,
-    CASE WHEN paid_before THEN 'customer' WHEN signed_up_before THEN 'activated' ELSE 'lead' END
-      AS stage_before
+    CASE
+      WHEN paid_by_previous_day THEN 'customer'
+      WHEN signed_up_by_previous_day THEN 'activated'
+      ELSE 'lead'
+    END AS stage_on_previous_day
   FROM flagged
 ),
 changes AS (
@@ -102,7 +105,7 @@ changes AS (
       WHEN previous_date IS NULL AND seen_before THEN 'churned'
       WHEN previous_date IS NULL THEN 'new'
       WHEN DATE_DIFF(date, previous_date, DAY) > @churn_days THEN 'churned'
-      ELSE stage_before
+      ELSE stage_on_previous_day
     END AS previous_stage,
     signed_up,
     paid
