@@ -30,8 +30,7 @@ WITH days AS (
 deduped AS (
   SELECT * EXCEPT (event_id, loaded_at)
   FROM (
-    -- Columns derived before de-duplication, so that the window carries a few narrow values
-    -- rather than the properties JSON of every event.
+    -- Derived below the de-duplication (sql/shared/first_copy.sql).
     SELECT
       event_id,
       loaded_at,

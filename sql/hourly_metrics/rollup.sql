@@ -17,7 +17,7 @@ WITH hours AS (
 deduped AS (
   SELECT * EXCEPT (event_id, loaded_at)
   FROM (
-    -- Columns derived before de-duplication: the window carries them, not the raw ones.
+    -- Derived below the de-duplication (sql/shared/first_copy.sql).
     SELECT
       event_id,
       loaded_at,

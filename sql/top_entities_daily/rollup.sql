@@ -10,8 +10,7 @@ INSERT INTO top_entities_daily (
 WITH deduped AS (
   SELECT * EXCEPT (event_id, loaded_at)
   FROM (
-    -- The JSON values are read before de-duplication, so that the window carries a few short
-    -- values rather than the properties JSON of every event (as in daily_kpis).
+    -- Derived below the de-duplication (sql/shared/first_copy.sql).
     SELECT
       event_id,
       loaded_at,
