@@ -129,6 +129,38 @@ def test_date_sub_stays_a_date_and_truncation_is_utc(warehouse: DuckDBWarehouse)
     assert result["day"] == NOON.replace(hour=0, minute=0, second=0)
 
 
+def test_day_and_truncation_of_a_timestamp_column_are_utc_whatever_the_session_zone() -> None:
+    # The translation computes these on the UTC instant, not through DuckDB's session zone:
+    # Kolkata's clock is on the next day for the second instant, and before 1970 the instant's
+    # microseconds are negative (a division that truncates toward zero would round up).
+    instants = [
+        datetime(1969, 12, 31, 23, 30, tzinfo=UTC),
+        datetime(2024, 3, 10, 22, 30, tzinfo=UTC),
+        datetime(2024, 3, 10, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 3, 11, 0, 0, tzinfo=UTC),
+    ]
+    (statement,) = translate(
+        "SELECT DATE(ts) AS day, TIMESTAMP_TRUNC(ts, HOUR) AS hour, "
+        "TIMESTAMP_TRUNC(ts, ISOWEEK) AS week, TIMESTAMP_TRUNC(ts, MONTH) AS month "
+        "FROM instants ORDER BY ts"
+    )
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'Asia/Kolkata'")
+    conn.execute("CREATE TABLE instants (ts TIMESTAMPTZ)")
+    conn.executemany("INSERT INTO instants VALUES ($1)", [[at] for at in [*instants, None]])
+    rows = conn.execute(statement.sql).fetchall()
+    expected = [
+        (
+            at.date(),
+            at.replace(minute=0, second=0, microsecond=0),
+            datetime.combine(at.date() - timedelta(days=at.weekday()), datetime.min.time(), UTC),
+            datetime(at.year, at.month, 1, tzinfo=UTC),
+        )
+        for at in instants
+    ]
+    assert rows == [(None, None, None, None), *expected]  # BigQuery sorts NULL first
+
+
 def test_generate_date_array_unnests_to_every_day(warehouse: DuckDBWarehouse) -> None:
     result = warehouse.query(
         "SELECT day FROM UNNEST(GENERATE_DATE_ARRAY(@start, @end)) AS day ORDER BY day",

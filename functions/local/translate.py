@@ -81,6 +81,36 @@ def _dates_stay_dates(tree: exp.Expr) -> None:
             node.replace(exp.cast(node.copy(), exp.DataType.Type.DATE))
 
 
+def _utc_instant(column: exp.Expr) -> exp.Expr:
+    # The instant as a plain TIMESTAMP read in UTC: DuckDB computes its date or truncation by
+    # arithmetic, where the same on a TIMESTAMPTZ goes through ICU's calendar for the session's
+    # zone (UTC here): 6-10 times slower, 0.7-1.2 s of CPU per pass over 10M events.
+    return exp.Anonymous(
+        this="MAKE_TIMESTAMP", expressions=[exp.Anonymous(this="EPOCH_US", expressions=[column])]
+    )
+
+
+def _utc_calendar(tree: exp.Expr) -> None:
+    # BigQuery's DATE(ts) and TIMESTAMP_TRUNC(ts, unit) without a zone work in UTC. On a column
+    # (the hot case: every rollup's day or hour of an event), compute them on the UTC instant
+    # (_utc_instant), which gives the same answer whatever DuckDB's session zone is.
+    for node in list(tree.find_all(exp.Date, exp.TimestampTrunc)):
+        if not isinstance(node.this, exp.Column) or node.args.get("zone"):
+            continue
+        if isinstance(node, exp.Date):
+            if not node.expressions:
+                node.replace(exp.cast(_utc_instant(node.this.copy()), exp.DataType.Type.DATE))
+            continue
+        truncated = node.copy()
+        truncated.set("this", _utc_instant(node.this.copy()))
+        node.replace(
+            exp.Anonymous(
+                this="MAKE_TIMESTAMPTZ",
+                expressions=[exp.Anonymous(this="EPOCH_US", expressions=[truncated])],
+            )
+        )
+
+
 def _information_schema(tree: exp.Expr) -> None:
     # BigQuery names the dataset's INFORMATION_SCHEMA.TABLES as one path; DuckDB has the
     # standard information_schema schema holding the same views.
@@ -110,6 +140,7 @@ def translate(sql: str) -> tuple[Statement, ...]:
         _drop_table_options(tree)
         _single_quantile(tree)
         _dates_stay_dates(tree)
+        _utc_calendar(tree)
         _information_schema(tree)
         params = frozenset(p.name for p in tree.find_all(exp.Parameter, exp.Placeholder) if p.name)
         ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
