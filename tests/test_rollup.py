@@ -247,3 +247,31 @@ def day_by_day(
         day += timedelta(days=1)
     yield {table: read_table(warehouse, table) for table in ROLLUP_TABLES}
     warehouse.close()
+
+
+FIRST_DAY_TABLES = ("user_first_seen", "user_milestones")  # state that any order of runs builds
+
+
+@pytest.fixture(scope="module")
+def latest_day_first(
+    tmp_path_factory: pytest.TempPathFactory, dataset: tuple[list[Row], list[Row]]
+) -> Iterator[dict[str, list[Row]]]:
+    # A backfill: each run's days are older than every day rolled up before it, so a user's row
+    # from a later day must move to the earlier day the run finds.
+    warehouse = DuckDBWarehouse(Path(tmp_path_factory.mktemp("backfill")) / "beacon.duckdb")
+    warehouse.ensure_tables()
+    warehouse.insert_rows("events", dataset[0] + dataset[1])
+    day = oracle.END
+    while day >= oracle.START:
+        rollup(warehouse, day, day)
+        day -= timedelta(days=1)
+    yield {table: read_table(warehouse, table) for table in FIRST_DAY_TABLES}
+    warehouse.close()
+
+
+@pytest.mark.parametrize("table", FIRST_DAY_TABLES)
+def test_runs_from_the_latest_day_back_keep_each_users_first_day(
+    latest_day_first: dict[str, list[Row]], dataset: tuple[list[Row], list[Row]], table: str
+) -> None:
+    expected = expected_rows(dataset[0] + dataset[1])[table]
+    assert comparable(latest_day_first[table], table) == comparable(expected, table)

@@ -10,7 +10,12 @@ WHERE first_seen_date BETWEEN @start_date AND @end_date
   OR (
     first_seen_date > @end_date
     AND user_id IN (
-      SELECT user_id FROM user_days WHERE date BETWEEN @start_date AND @end_date
+      -- Of the users first seen after the range (after a backfill; usually none), those active
+      -- in it: that small set filters the range's user_days, instead of all of them being
+      -- hashed to test a few rows (0.6 s of a 90-day run at 10M events).
+      SELECT user_id FROM user_days
+      WHERE date BETWEEN @start_date AND @end_date
+        AND user_id IN (SELECT user_id FROM user_first_seen WHERE first_seen_date > @end_date)
     )
   );
 

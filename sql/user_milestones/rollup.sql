@@ -10,11 +10,14 @@ WHERE first_date BETWEEN @start_date AND @end_date
   OR (
     first_date > @end_date
     AND CONCAT(milestone, '/', user_id) IN (
+      -- As in user_first_seen/rollup.sql: the few users with a milestone after the range filter
+      -- the range's user_days first.
       SELECT CONCAT(milestone, '/', user_id)
       FROM user_days
       CROSS JOIN {{ day_milestones }}
       WHERE date BETWEEN @start_date AND @end_date
         AND milestone IS NOT NULL
+        AND user_id IN (SELECT user_id FROM user_milestones WHERE first_date > @end_date)
     )
   );
 
