@@ -36,7 +36,11 @@ active_days AS (
   SELECT *
   FROM last_before
   WHERE date <= DATE_SUB(@end_date, INTERVAL @churn_days DAY)
-    OR user_id IN (SELECT user_id FROM range_days)
+    -- Tested against the range's users who have a last_before row: a set no larger than
+    -- either, so the range's own days are not all hashed when nothing lies before it.
+    OR user_id IN (
+      SELECT user_id FROM range_days WHERE user_id IN (SELECT user_id FROM last_before)
+    )
 ),
 history AS (
   -- The window's users seen before it, with the milestones they had reached by then.
@@ -57,30 +61,30 @@ flagged AS (
     active_days.user_id,
     active_days.date,
     history.user_id IS NOT NULL AS seen_before,
-    COALESCE(history.signed_up, FALSE) OR LOGICAL_OR(active_days.signup) OVER (
-      PARTITION BY active_days.user_id ORDER BY active_days.date
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS signed_up,
-    COALESCE(history.paid, FALSE) OR LOGICAL_OR(active_days.payment) OVER (
-      PARTITION BY active_days.user_id ORDER BY active_days.date
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS paid,
-    -- The same by the previous active day, in the same pass over the user's days: what the
-    -- previous day's stage is made of.
-    COALESCE(history.signed_up, FALSE) OR COALESCE(LOGICAL_OR(active_days.signup) OVER (
-      PARTITION BY active_days.user_id ORDER BY active_days.date
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ), FALSE) AS signed_up_by_previous_day,
-    COALESCE(history.paid, FALSE) OR COALESCE(LOGICAL_OR(active_days.payment) OVER (
-      PARTITION BY active_days.user_id ORDER BY active_days.date
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ), FALSE) AS paid_by_previous_day,
+    COALESCE(history.signed_up, FALSE) AS signed_up_before,
+    COALESCE(history.paid, FALSE) AS paid_before,
+    -- A user's days here are distinct, so "a signup on a day up to this one" is "the first
+    -- signup day is not after this one": one aggregate over the user's days, not a running one.
+    MIN(IF(active_days.signup, active_days.date, NULL))
+      OVER (PARTITION BY active_days.user_id) AS first_signup_date,
+    MIN(IF(active_days.payment, active_days.date, NULL))
+      OVER (PARTITION BY active_days.user_id) AS first_payment_date,
     LAG(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
       AS previous_date,
     LEAD(active_days.date) OVER (PARTITION BY active_days.user_id ORDER BY active_days.date)
       AS next_date
   FROM active_days
   LEFT JOIN history ON history.user_id = active_days.user_id
+),
+reached AS (
+  -- Signed up and paid by each day, and by the previous active day (what its stage is made of).
+  SELECT
+    *,
+    signed_up_before OR COALESCE(first_signup_date <= date, FALSE) AS signed_up,
+    paid_before OR COALESCE(first_payment_date <= date, FALSE) AS paid,
+    signed_up_before OR COALESCE(first_signup_date < date, FALSE) AS signed_up_by_previous_day,
+    paid_before OR COALESCE(first_payment_date < date, FALSE) AS paid_by_previous_day
+  FROM flagged
 ),
 staged AS (
   -- A day's stage, and the previous active day's, by the same rule (user_lifecycle/table.sql).
@@ -92,7 +96,7 @@ staged AS (
       WHEN signed_up_by_previous_day THEN 'activated'
       ELSE 'lead'
     END AS stage_on_previous_day
-  FROM flagged
+  FROM reached
 ),
 changes AS (
   -- On a day with events: the stage reached, from the stage of the previous active day, or from
