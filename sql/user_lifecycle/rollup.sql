@@ -36,11 +36,7 @@ active_days AS (
   SELECT *
   FROM last_before
   WHERE date <= DATE_SUB(@end_date, INTERVAL @churn_days DAY)
-    -- Tested against the range's users who have a last_before row: a set no larger than
-    -- either, so the range's own days are not all hashed when nothing lies before it.
-    OR user_id IN (
-      SELECT user_id FROM range_days WHERE user_id IN (SELECT user_id FROM last_before)
-    )
+    OR user_id IN (SELECT user_id FROM range_days)
 ),
 history AS (
   -- The window's users seen before it, with the milestones they had reached by then.
