@@ -251,10 +251,13 @@ def scans(
 
 
 def referenced_tables(sql: str) -> set[str]:
+    """The tables a statement reads or writes: not its WITH clauses' names, which BigQuery
+    does not bill as tables (no 10 MB minimum of their own)."""
     names = set()
     for tree in sqlglot.parse(sql, read="bigquery"):
         if tree is not None:
-            names |= {t.name for t in tree.find_all(exp.Table) if t.name}
+            ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+            names |= {t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes}
     return names
 
 

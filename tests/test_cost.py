@@ -69,6 +69,14 @@ def test_a_statement_bills_the_named_columns_and_at_least_10_mb_a_table(cost: Mo
     assert small == 2 * 10 * 1024 * 1024
 
 
+def test_a_with_clause_is_not_a_table_billed_its_own_10_mb(cost: ModuleType) -> None:
+    sql = (
+        "WITH recent AS (SELECT user_id FROM events WHERE DATE(`timestamp`) = @day) "
+        "SELECT COUNT(*) FROM recent JOIN user_first_seen USING (user_id)"
+    )
+    assert cost.referenced_tables(sql) == {"events", "user_first_seen"}
+
+
 def test_the_message_is_the_envelope_ingest_publishes(cost: ModuleType, measured: object) -> None:
     # Ten events of 1 KB of JSON: the envelope adds little, and no event is cut short.
     assert 10 * 1024 < measured.message_bytes < 11 * 1024
