@@ -23,6 +23,7 @@ from functions.warehouse import WarehouseError
 
 DAY = date(2024, 3, 10)
 NOON = datetime(2024, 3, 10, 12, 30, 15, tzinfo=UTC)
+DAY_START = datetime(2024, 3, 10, tzinfo=UTC)
 
 
 def event_row(event_id: str, when: datetime = NOON, **fields: Any) -> dict[str, Any]:
@@ -159,6 +160,37 @@ def test_day_and_truncation_of_a_timestamp_column_are_utc_whatever_the_session_z
         for at in instants
     ]
     assert rows == [(None, None, None, None), *expected]  # BigQuery sorts NULL first
+
+
+def test_a_filter_on_an_events_day_keeps_exactly_its_rows_and_bounds_the_scan(
+    warehouse: DuckDBWarehouse,
+) -> None:
+    # The translation adds bounds on `timestamp` beside such a filter, for DuckDB to skip row
+    # groups by; the filter itself still decides, whatever type its bounds have.
+    instants = [DAY_START + timedelta(hours=hours) for hours in (-1, 0, 12, 23, 24, 47, 48)]
+    warehouse.insert_rows("events", [event_row(f"e{n}", at) for n, at in enumerate(instants)])
+
+    def kept(condition: str, params: dict[str, Any]) -> list[datetime]:
+        sql = f"SELECT `timestamp` AS at FROM events WHERE {condition} ORDER BY at"
+        return [row["at"] for row in warehouse.query(sql, params).rows]
+
+    def on_days(*days: date) -> list[datetime]:
+        return [at for at in instants if at.date() in days]
+
+    following = DAY + timedelta(days=1)
+    between = "DATE(`timestamp`) BETWEEN @low AND @high"
+    assert kept(between, {"low": DAY, "high": following}) == on_days(DAY, following)
+    assert kept("DATE(`timestamp`) = @day", {"day": DAY}) == on_days(DAY)
+    assert kept("DATE(`timestamp`) > @day", {"day": DAY}) == [a for a in instants if a.date() > DAY]
+    assert kept("DATE(`timestamp`) < @day", {"day": DAY}) == [a for a in instants if a.date() < DAY]
+    # A time as the bound: DuckDB compares the day's midnight with it, with or without the
+    # bounds (BigQuery refuses a DATE against a TIMESTAMP).
+    assert kept("DATE(`timestamp`) >= @at", {"at": NOON}) == on_days(
+        following, following + timedelta(days=1)
+    )
+    (plan,) = translate("SELECT event_id FROM events WHERE DATE(`timestamp`) = @day")
+    explained = warehouse._conn.execute(f"EXPLAIN {plan.sql}", {"day": DAY}).fetchall()
+    assert "timestamp>=" in str(explained).replace(" ", "")
 
 
 def test_generate_date_array_unnests_to_every_day(warehouse: DuckDBWarehouse) -> None:
