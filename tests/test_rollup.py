@@ -234,19 +234,29 @@ def test_day_by_day_runs_build_what_one_run_does(
     assert comparable(day_by_day[table], table) == comparable(expected, table)
 
 
+def one_day_a_run(folder: Path, events: list[Row], days: list[date]) -> dict[str, list[Row]]:
+    """Every rollup table after one run for each of DAYS, in that order."""
+    warehouse = DuckDBWarehouse(folder / "beacon.duckdb")
+    try:
+        warehouse.ensure_tables()
+        warehouse.insert_rows("events", events)
+        for day in days:
+            rollup(warehouse, day, day)
+        return {table: read_table(warehouse, table) for table in ROLLUP_TABLES}
+    finally:
+        warehouse.close()
+
+
+ORACLE_DAYS = [
+    oracle.START + timedelta(days=n) for n in range((oracle.END - oracle.START).days + 1)
+]
+
+
 @pytest.fixture(scope="module")
 def day_by_day(
     tmp_path_factory: pytest.TempPathFactory, dataset: tuple[list[Row], list[Row]]
-) -> Iterator[dict[str, list[Row]]]:
-    warehouse = DuckDBWarehouse(Path(tmp_path_factory.mktemp("daily")) / "beacon.duckdb")
-    warehouse.ensure_tables()
-    warehouse.insert_rows("events", dataset[0] + dataset[1])
-    day = oracle.START
-    while day <= oracle.END:
-        rollup(warehouse, day, day)
-        day += timedelta(days=1)
-    yield {table: read_table(warehouse, table) for table in ROLLUP_TABLES}
-    warehouse.close()
+) -> dict[str, list[Row]]:
+    return one_day_a_run(tmp_path_factory.mktemp("daily"), dataset[0] + dataset[1], ORACLE_DAYS)
 
 
 FIRST_DAY_TABLES = ("user_first_seen", "user_milestones")  # state that any order of runs builds
@@ -255,18 +265,11 @@ FIRST_DAY_TABLES = ("user_first_seen", "user_milestones")  # state that any orde
 @pytest.fixture(scope="module")
 def latest_day_first(
     tmp_path_factory: pytest.TempPathFactory, dataset: tuple[list[Row], list[Row]]
-) -> Iterator[dict[str, list[Row]]]:
-    # A backfill: each run's days are older than every day rolled up before it, so a user's row
+) -> dict[str, list[Row]]:
+    # A backfill: each run's day is older than every day rolled up before it, so a user's row
     # from a later day must move to the earlier day the run finds.
-    warehouse = DuckDBWarehouse(Path(tmp_path_factory.mktemp("backfill")) / "beacon.duckdb")
-    warehouse.ensure_tables()
-    warehouse.insert_rows("events", dataset[0] + dataset[1])
-    day = oracle.END
-    while day >= oracle.START:
-        rollup(warehouse, day, day)
-        day -= timedelta(days=1)
-    yield {table: read_table(warehouse, table) for table in FIRST_DAY_TABLES}
-    warehouse.close()
+    events = dataset[0] + dataset[1]
+    return one_day_a_run(tmp_path_factory.mktemp("backfill"), events, ORACLE_DAYS[::-1])
 
 
 @pytest.mark.parametrize("table", FIRST_DAY_TABLES)
