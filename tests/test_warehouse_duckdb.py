@@ -19,6 +19,7 @@ import pytest
 from functions.catalogue import RETIRED_TABLES, tables
 from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.local.translate import QUANTILE_RANK_TOLERANCE, translate
+from functions.sqlfiles import expand
 from functions.warehouse import WarehouseError
 
 DAY = date(2024, 3, 10)
@@ -287,6 +288,28 @@ def test_json_columns_stay_json(warehouse: DuckDBWarehouse) -> None:
     assert [(r["field"], r["a"]) for r in result.rows] == [("event_type", None), (None, "1")]
     kinds = warehouse.query("SELECT DISTINCT typeof(errors) AS kind FROM bad_events").rows
     assert kinds == [{"kind": "JSON"}]
+
+
+def test_a_select_deriving_columns_keeps_each_events_first_loaded_copy(
+    warehouse: DuckDBWarehouse,
+) -> None:
+    # The translation derives these columns below the first-copy filter (_first_copy_below);
+    # the copies differ in what is derived, and the later-loaded one is stored first.
+    later, first = NOON + timedelta(minutes=5), NOON
+    warehouse.insert_rows(
+        "events",
+        [
+            event_row("e1", loaded_at=later, properties={"query": "late"}),
+            event_row("e1", loaded_at=first, properties={"query": "first"}),
+            event_row("e2", properties={"query": "only"}),
+        ],
+    )
+    sql = (
+        "SELECT event_id AS id, JSON_VALUE(properties, '$.query') AS query FROM events "
+        "WHERE DATE(`timestamp`) = @day {{ first_copy }}"
+    )
+    rows = warehouse.query(expand(sql), {"day": DAY}).rows
+    assert sorted((row["id"], row["query"]) for row in rows) == [("e1", "first"), ("e2", "only")]
 
 
 def test_same_id_three_times_in_one_call_is_stored_once(warehouse: DuckDBWarehouse) -> None:

@@ -28,27 +28,21 @@ WITH days AS (
   )) AS date
 ),
 deduped AS (
-  SELECT * EXCEPT (event_id, loaded_at)
-  FROM (
-    -- Derived below the de-duplication (sql/shared/first_copy.sql).
-    SELECT
-      event_id,
-      loaded_at,
-      DATE(`timestamp`) AS date,
-      {{ user_key }} AS user_id,
-      session_id,
-      -- Money in another currency cannot be added up: it counts in revenue_daily only.
-      IF(currency = @reporting_currency, revenue, NULL) AS revenue,
-      -- JSON is parsed only for the events whose property counts: far fewer rows to parse.
-      IF(revenue > 0, SAFE_CAST(JSON_VALUE(properties, '$.platform_fee') AS FLOAT64), NULL)
-        AS platform_fee,
-      IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
-        AS rating,
-      IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
-      {{ is_error }} AS is_error
-    FROM events
-    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-  )
+  SELECT
+    DATE(`timestamp`) AS date,
+    {{ user_key }} AS user_id,
+    session_id,
+    -- Money in another currency cannot be added up: it counts in revenue_daily only.
+    IF(currency = @reporting_currency, revenue, NULL) AS revenue,
+    -- JSON is parsed only for the events whose property counts: far fewer rows to parse.
+    IF(revenue > 0, SAFE_CAST(JSON_VALUE(properties, '$.platform_fee') AS FLOAT64), NULL)
+      AS platform_fee,
+    IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
+      AS rating,
+    IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
+    {{ is_error }} AS is_error
+  FROM events
+  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
   {{ first_copy }}
 ),
 per_day AS (

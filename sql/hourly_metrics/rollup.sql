@@ -15,20 +15,14 @@ WITH hours AS (
   WHERE hour <= TIMESTAMP_TRUNC(CURRENT_TIMESTAMP(), HOUR)
 ),
 deduped AS (
-  SELECT * EXCEPT (event_id, loaded_at)
-  FROM (
-    -- Derived below the de-duplication (sql/shared/first_copy.sql).
-    SELECT
-      event_id,
-      loaded_at,
-      TIMESTAMP_TRUNC(`timestamp`, HOUR) AS hour,
-      {{ user_key }} AS user_id,
-      IF(currency = @reporting_currency, revenue, NULL) AS revenue,
-      IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
-      {{ is_error }} AS is_error
-    FROM events
-    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-  )
+  SELECT
+    TIMESTAMP_TRUNC(`timestamp`, HOUR) AS hour,
+    {{ user_key }} AS user_id,
+    IF(currency = @reporting_currency, revenue, NULL) AS revenue,
+    IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
+    {{ is_error }} AS is_error
+  FROM events
+  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
   {{ first_copy }}
 ),
 per_hour AS (

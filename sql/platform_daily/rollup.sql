@@ -7,20 +7,14 @@ INSERT INTO platform_daily (
   date, platform, users, events, error_events, success_rate, api_p50_ms, api_p95_ms, updated_at
 )
 WITH deduped AS (
-  SELECT * EXCEPT (event_id, loaded_at)
-  FROM (
-    -- Derived below the de-duplication (sql/shared/first_copy.sql).
-    SELECT
-      event_id,
-      loaded_at,
-      DATE(`timestamp`) AS date,
-      COALESCE(platform, 'unknown') AS platform,
-      {{ user_key }} AS user_id,
-      IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
-      {{ is_error }} AS is_error
-    FROM events
-    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-  )
+  SELECT
+    DATE(`timestamp`) AS date,
+    COALESCE(platform, 'unknown') AS platform,
+    {{ user_key }} AS user_id,
+    IF(event_type = 'api_call', duration_ms, NULL) AS api_ms,
+    {{ is_error }} AS is_error
+  FROM events
+  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
   {{ first_copy }}
 )
 SELECT

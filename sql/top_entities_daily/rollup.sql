@@ -8,22 +8,16 @@ INSERT INTO top_entities_daily (
   date, dimension, entity, events, revenue, ratings, avg_rating, updated_at
 )
 WITH deduped AS (
-  SELECT * EXCEPT (event_id, loaded_at)
-  FROM (
-    -- Derived below the de-duplication (sql/shared/first_copy.sql).
-    SELECT
-      event_id,
-      loaded_at,
-      DATE(`timestamp`) AS date,
-      IF(currency = @reporting_currency, revenue, NULL) AS revenue,
-      JSON_VALUE(properties, '$.provider_id') AS provider_id,
-      JSON_VALUE(properties, '$.product_id') AS product_id,
-      JSON_VALUE(properties, '$.course_id') AS course_id,
-      IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
-        AS rating
-    FROM events
-    WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
-  )
+  SELECT
+    DATE(`timestamp`) AS date,
+    IF(currency = @reporting_currency, revenue, NULL) AS revenue,
+    JSON_VALUE(properties, '$.provider_id') AS provider_id,
+    JSON_VALUE(properties, '$.product_id') AS product_id,
+    JSON_VALUE(properties, '$.course_id') AS course_id,
+    IF(event_type = 'review', SAFE_CAST(JSON_VALUE(properties, '$.rating') AS FLOAT64), NULL)
+      AS rating
+  FROM events
+  WHERE DATE(`timestamp`) BETWEEN @start_date AND @end_date
   {{ first_copy }}
 ),
 entity_events AS (
