@@ -21,22 +21,28 @@ scheduler, and infra/monitoring.py sets its alert policies and dashboard.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+import msgspec
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from functions.alerts import state
 from functions.alerts.runner import CHECKS
 from functions.alerts.state import FIRING
 from functions.bus import Message
-from functions.envelope import Envelope, MalformedEnvelope
+from functions.envelope import Envelope, Kind, MalformedEnvelope
 from functions.local.localqueue import LocalQueue
 from functions.query.health import warehouse_figures
 from functions.query.reports import Queries
@@ -48,6 +54,97 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9464  # Prometheus' registry of default ports lists 9464 for such exporters
 FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+
+class _Record(msgspec.Struct):
+    """A record of an envelope as counted: only a rejection's reason is read, the rest skipped."""
+
+    reason: Any = ""
+
+
+class _Counted(msgspec.Struct):
+    """The fields of an envelope (functions/envelope.py) that /metrics counts by."""
+
+    kind: Kind
+    source: str
+    request_id: str
+    received_at: str
+    records: list[_Record]
+
+
+_COUNTED = msgspec.json.Decoder(_Counted)
+# How the library writes a bucket's `le` ("0.1", "1.0", "+Inf"); it ships no type hints.
+_bucket_label: Callable[[float], str] = floatToGoString
+
+
+def _count(data: bytes) -> _Counted | None:
+    """What /metrics counts of a message, or None when the load parks it as malformed.
+
+    msgspec reads the envelope's fields and skips its records' other values, several times faster
+    than reading the whole envelope. What it refuses, Envelope.from_message (the load's reading)
+    decides: json reads a few things msgspec does not, such as NaN. A skipped value's UTF-8 is
+    not checked, so text that is not UTF-8 goes that way too.
+    """
+    if data.isascii() or _is_utf8(data):
+        try:
+            return _COUNTED.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+    try:
+        envelope = Envelope.from_message(data)
+    except MalformedEnvelope:
+        return None
+    return _Counted(
+        kind=envelope.kind,
+        source=envelope.source,
+        request_id=envelope.request_id,
+        received_at=envelope.received_at,
+        records=[_Record(reason=r.get("reason", "")) for r in envelope.records],
+    )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _Freshness(Collector):
+    """beacon_freshness_seconds: a histogram that takes all the events of an envelope at once.
+
+    The events of one envelope share its received_at, so they share a freshness. The library's
+    Histogram takes one value a call, at about 2 us under its lock: most of what counting an
+    acked batch cost (20,000 calls for 20,000 events).
+    """
+
+    name = "beacon_freshness_seconds"
+    documentation = "Seconds from ingest receiving an event to the commit that made it queryable"
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self._bounds = (*buckets, math.inf)
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float, count: int) -> None:
+        """COUNT events, each SECONDS old (le: a value on a bound counts in that bucket)."""
+        with self._lock:
+            self._counts[bisect.bisect_left(self._bounds, seconds)] += count
+            self._sum += seconds * count
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative = list(itertools.accumulate(counts))
+        family = HistogramMetricFamily(self.name, self.documentation)
+        family.add_metric(
+            [],
+            [(_bucket_label(b), c) for b, c in zip(self._bounds, cumulative, strict=True)],
+            total,
+        )
+        yield family
 
 
 def _unix(moment: object) -> float | None:
@@ -89,12 +186,8 @@ class PipelineMetrics:
             ["kind"],
             registry=self.registry,
         )
-        self.freshness = Histogram(
-            "beacon_freshness_seconds",
-            "Seconds from ingest receiving an event to the commit that made it queryable",
-            buckets=FRESHNESS_BUCKETS,
-            registry=self.registry,
-        )
+        self.freshness = _Freshness(FRESHNESS_BUCKETS)
+        self.registry.register(self.freshness)
         self.registry.register(_ScrapeCollector(queue, warehouse, settings, job_successes, clock))
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -103,24 +196,22 @@ class PipelineMetrics:
         committed = self.clock()
         self.batches.inc()
         for message in batch:
-            try:
-                envelope = Envelope.from_message(message.data)
-            except MalformedEnvelope:
+            counted = _count(message.data)
+            if counted is None:
                 # The load parked it in bad_events under this reason.
                 self.rejected.labels("", "malformed_message").inc()
                 self.rows.labels("bad_events").inc()
                 continue
-            count = len(envelope.records)
-            self.rows.labels(envelope.kind).inc(count)
-            if envelope.kind == "events":
-                self.accepted.labels(envelope.source).inc(count)
-                received = _unix(envelope.received_at)
-                if received is not None:
-                    for _ in range(count):
-                        self.freshness.observe(max(0.0, committed - received))
+            count = len(counted.records)
+            self.rows.labels(counted.kind).inc(count)
+            if counted.kind == "events":
+                self.accepted.labels(counted.source).inc(count)
+                received = _unix(counted.received_at)
+                if received is not None and count:
+                    self.freshness.observe(max(0.0, committed - received), count)
             else:
-                for record in envelope.records:
-                    self.rejected.labels(envelope.source, str(record.get("reason", ""))).inc()
+                for record in counted.records:
+                    self.rejected.labels(counted.source, str(record.reason)).inc()
 
     def start(self, host: str, port: int) -> None:
         self._server, self._thread = start_http_server(port, host, registry=self.registry)
