@@ -5,7 +5,8 @@
 N demo events are validated and published as ingest would (messages of 100 events, each request's
 address in context.ip), into a fresh queue and a fresh DuckDB file per round. The figure is the
 drain: QueueWorker's thread claiming, load_messages decoding, enriching and inserting, acks
-included, with the next batch prepared while the last one is written (LoadHandler's two stages).
+included, with the next batch prepared while the last one is written (LoadHandler's two stages),
+and each acked batch counted for /metrics, as `beacon dev` runs it.
 
 Beside it, measured in the same round on the same rows, so a busy machine moves both alike:
 - floor: DuckDB's own read_json of the loaded rows (as NDJSON) into an empty copy of the table,
@@ -45,8 +46,10 @@ from functions.load.useragent import parse_user_agent
 from functions.local.devserver.demo import generate_events
 from functions.local.duckdb_warehouse import DuckDBWarehouse
 from functions.local.localqueue import LocalQueue
+from functions.local.metrics import PipelineMetrics
 from functions.local.worker import QueueWorker
 from functions.schema import validate_events
+from functions.settings import Settings
 from functions.warehouse import QueryResult, RefusedRow
 
 EVENTS_PER_MESSAGE = 100  # what one /v1/batch request of the demo sender publishes
@@ -206,7 +209,11 @@ def one_round(
     for start in range(0, len(batch), PUBLISH_MESSAGES):
         queue.publish(batch[start : start + PUBLISH_MESSAGES])
     warehouse = DuckDBWarehouse(path)
-    worker = QueueWorker(queue, LoadHandler(warehouse), batch_size=worker_batch)
+    # With /metrics counting each acked batch, as `beacon dev` always runs the worker.
+    metrics = PipelineMetrics(queue, warehouse, Settings())
+    worker = QueueWorker(
+        queue, LoadHandler(warehouse), batch_size=worker_batch, on_acked=metrics.acked
+    )
     since = datetime.now(UTC)
     started = time.perf_counter()
     if profile:
