@@ -9,14 +9,16 @@ Prices are data (bench/prices.yaml). Measured here, from the program itself:
 - the Storage Write bytes of a row: the load function's enriched row, encoded as it appends it
   (functions/warehouse/storage_write.py), and the row's BigQuery logical size column by column;
 - the bytes every scheduled job and a dashboard view bill: the jobs run against DuckDB through a
-  warehouse that records each statement; for every scan of a raw table or of user_days the columns
-  it names are read from the SQL (sqlglot) and the partitions it reads are counted by running its
-  own partition filter, with its own parameters, over a table holding one row per day. BigQuery
-  bills the named columns of those partitions, at least 10 MB per table a query references.
-  user_days holds a row per user and active day: one for every N events, N measured on a month of
-  demo traffic.
+  warehouse that records each statement; for every scan of a raw table or of per-user state the
+  columns it names are read from the SQL (sqlglot) and the partitions it reads are counted by
+  running its own partition filter, with its own parameters, over a table holding one row per
+  day. BigQuery bills the named columns of those partitions, at least 10 MB per table a query
+  references. The state tables' rows a day are those the rollups write for a month of demo
+  traffic (user_days, user_first_seen, user_milestones, user_lifecycle), run on DuckDB.
 Assumed (prices.yaml, `assumptions`): billed seconds per request, dashboard views a month, the
-share of rejected events, the size of the function images.
+share of rejected events, the size of the function images, and the months of users that
+user_first_seen and user_milestones hold (they are never expired, and the rollups read them
+whole).
 """
 
 from __future__ import annotations
@@ -60,10 +62,11 @@ PRICES = yaml.safe_load((REPO / "bench" / "prices.yaml").read_text(encoding="utf
 GIB = 1024**3
 TIB = 1024**4
 DAYS_A_MONTH = 30
-# Billed by the bytes of the partitions each statement reads: the raw tables, and user_days (one
-# row per user and active day, the history the rollups read). The other rollup and state tables
-# are small, billed at BigQuery's 10 MB minimum per table.
-SCANNED_TABLES = ("events", "bad_events", "user_days")
+# Billed by the bytes of the partitions each statement reads: the raw tables, and the per-user
+# state the rollups read for history, which grows with the users. The other rollup tables are
+# small (a row per day and dimension), billed at BigQuery's 10 MB minimum per table.
+STATE_TABLES = ("user_days", "user_first_seen", "user_milestones", "user_lifecycle")
+SCANNED_TABLES = ("events", "bad_events", *STATE_TABLES)
 README_VOLUMES = (1_000_000, 30_000_000, 300_000_000)
 # The requests one dashboard view makes, as refresh() in functions/query/static/dashboard.js
 # sends them with the page's defaults (30 days, funnel signup,search,payment, top providers).
@@ -211,9 +214,10 @@ def _partition_only(where: exp.Expression | None, column: str) -> list[exp.Expre
 
 
 def scans(
-    sql: str, params: Mapping[str, Any], days_table: DuckDBWarehouse, retention: int
+    sql: str, params: Mapping[str, Any], days_table: DuckDBWarehouse, days_of: Mapping[str, int]
 ) -> list[Scan]:
-    """The scans of SCANNED_TABLES in one recorded statement: columns named, partitions read."""
+    """The scans of SCANNED_TABLES in one recorded statement: columns named, partitions read
+    (of the DAYS_OF[table] days of partitions each table holds)."""
     found = []
     for tree in sqlglot.parse(sql, read="bigquery"):
         if tree is None:
@@ -233,7 +237,7 @@ def scans(
                 kept = _partition_only(
                     select.args.get("where") and select.args["where"].this, entry.partition_column
                 )
-                days = retention
+                held = days = days_of[source.name]
                 if kept:
                     condition = " AND ".join(c.sql(dialect="bigquery") for c in kept)
                     probe = (
@@ -245,7 +249,7 @@ def scans(
                         for p in sqlglot.parse_one(probe, read="bigquery").find_all(exp.Parameter)
                     }
                     result = days_table.query(probe, {k: v for k, v in params.items() if k in used})
-                    days = min(retention, int(result.rows[0]["days"]))
+                    days = min(held, int(result.rows[0]["days"]))
                 found.append(Scan(source.name, frozenset(named), days))
     return found
 
@@ -261,36 +265,59 @@ def referenced_tables(sql: str) -> set[str]:
     return names
 
 
-def one_row_a_day(warehouse: DuckDBWarehouse, days: int) -> None:
-    """Every raw table holds one row on each of its DAYS days of retention, to today: the steady
-    state (older partitions have expired), as the partition probe counts them."""
-    first = datetime.combine(TODAY - timedelta(days=days - 1), datetime.min.time(), UTC)
-    moments = [first + timedelta(days=offset, hours=12) for offset in range(days)]
-    warehouse.insert_rows(
-        "events",
-        [
-            {
-                "event_id": f"d{n}",
-                "event_type": "x",
-                "timestamp": at,
-                "received_at": at,
-                "loaded_at": at,
-                "source": "web",
-            }
-            for n, at in enumerate(moments)
+def one_row_a_day(warehouse: DuckDBWarehouse, days_of: Mapping[str, int]) -> None:
+    """Every scanned table holds one row on each of its DAYS_OF[table] days, to today: the raw
+    tables their retention's (older partitions have expired), as the partition probe counts."""
+
+    def moments(table: str) -> list[datetime]:
+        first = datetime.combine(
+            TODAY - timedelta(days=days_of[table] - 1), datetime.min.time(), UTC
+        )
+        return [first + timedelta(days=offset, hours=12) for offset in range(days_of[table])]
+
+    rows: dict[str, list[dict[str, Any]]] = {
+        "events": [
+            {"event_id": f"d{n}", "event_type": "x", "timestamp": at, "received_at": at,
+             "loaded_at": at, "source": "web"}
+            for n, at in enumerate(moments("events"))
         ],
-    )
-    warehouse.insert_rows(
-        "bad_events",
-        [{"received_at": at, "request_id": f"r{n}", "reason": "x"} for n, at in enumerate(moments)],
-    )
-    warehouse.insert_rows(
-        "user_days",
-        [
+        "bad_events": [
+            {"received_at": at, "request_id": f"r{n}", "reason": "x"}
+            for n, at in enumerate(moments("bad_events"))
+        ],
+        "user_days": [
             {"date": at.date(), "user_id": "u", "signup": False, "payment": False, "updated_at": at}
-            for at in moments
+            for at in moments("user_days")
         ],
-    )
+        "user_first_seen": [
+            {"user_id": f"u{n}", "first_seen_date": at.date(), "updated_at": at}
+            for n, at in enumerate(moments("user_first_seen"))
+        ],
+        "user_milestones": [
+            {"user_id": f"u{n}", "milestone": "signup", "first_date": at.date(), "updated_at": at}
+            for n, at in enumerate(moments("user_milestones"))
+        ],
+        "user_lifecycle": [
+            {"date": at.date(), "user_id": "u", "stage": "lead", "previous_stage": "new",
+             "signed_up": False, "paid": False, "updated_at": at}
+            for at in moments("user_lifecycle")
+        ],
+    }  # fmt: skip
+    for table, table_rows in rows.items():
+        warehouse.insert_rows(table, table_rows)
+
+
+def days_held(settings: Settings) -> dict[str, int]:
+    """The days of partitions each scanned table holds at the bill's steady state."""
+    history = int(PRICES["assumptions"]["history_months"] * DAYS_A_MONTH)
+    return {
+        "events": settings.retention_days,
+        "bad_events": settings.retention_days,
+        "user_days": settings.retention_days,
+        "user_lifecycle": settings.retention_days,
+        "user_first_seen": history,
+        "user_milestones": history,
+    }
 
 
 Statement = tuple[frozenset[str], list[Scan]]  # tables referenced, scans of SCANNED_TABLES
@@ -354,12 +381,13 @@ def measured_jobs(settings: Settings) -> dict[str, list[Statement]]:
                 for name, args in DASHBOARD_VIEW
             ],
         )
-        one_row_a_day(inner, settings.retention_days)
+        days_of = days_held(settings)
+        one_row_a_day(inner, days_of)
         jobs = {
             name: [
                 (
                     frozenset(referenced_tables(sql)),
-                    scans(sql, params, inner, settings.retention_days),
+                    scans(sql, params, inner, days_of),
                 )
                 for sql, params in statements
             ]
@@ -392,8 +420,10 @@ class Measured:
     write_bytes: float  # one event row as the Storage Write API appends it
     event_columns: dict[str, float]  # logical bytes per row, by column
     bad_row_bytes: float  # one bad_events row, logical
-    user_day_columns: dict[str, float]  # logical bytes per user_days row, by column
-    events_per_user_day: float  # demo events per user and active day: user_days rows a day
+    # Per state table: logical bytes per row, by column, and demo events per row (its rows a
+    # day are a day's events over that).
+    state_columns: dict[str, dict[str, float]]
+    events_per_state_row: dict[str, float]
     jobs: dict[str, list[Statement]]
     runs: dict[str, int]  # a month
 
@@ -413,14 +443,7 @@ def measure(event_bytes: int, batch: int, settings: Settings) -> Measured:
         "keys_extracted": True,
     }
     bad_bytes = sum(column_bytes(tables()["bad_events"], [bad]).values())
-    # A month of demo traffic, for how many events a user has on a day they are active.
-    demo = generate_events(20_000, seed=11, now=NOW)
-    user_days = [
-        {"date": date.fromisoformat(day), "user_id": user, "signup": False, "payment": False,
-         "updated_at": NOW}
-        for user, day in {(e.get("user_id") or e.get("anonymous_id"), e["timestamp"][:10])
-                          for e in demo}
-    ]  # fmt: skip
+    state = state_rows(generate_events(20_000, seed=11, now=NOW), settings.churn_days)
     runs = {job.name: runs_a_month(job.cron) for job in SCHEDULES}
     runs["dashboard view"] = int(PRICES["assumptions"]["dashboard_views_per_month"])
     return Measured(
@@ -430,11 +453,43 @@ def measure(event_bytes: int, batch: int, settings: Settings) -> Measured:
         write,
         column_bytes(tables()["events"], rows),
         bad_bytes,
-        column_bytes(tables()["user_days"], user_days),
-        len(demo) / len(user_days),
+        {table: column_bytes(tables()[table], found) for table, found in state.rows.items()},
+        {table: state.events / len(found) for table, found in state.rows.items()},
         measured_jobs(settings),
         runs,
     )
+
+
+@dataclass(frozen=True)
+class StateRows:
+    events: int
+    rows: dict[str, list[dict[str, Any]]]  # by state table
+
+
+def state_rows(demo: Sequence[dict[str, Any]], churn_days: int) -> StateRows:
+    """The state tables' rows that the rollups write for DEMO traffic, run on DuckDB over its
+    days and the churn window after them, so that each user's churn is in user_lifecycle too.
+
+    Each of the demo's users is new in its month, so user_first_seen gains a row for every user
+    a month: an app whose users come back for months gains fewer.
+    """
+    events = rows_of(demo)
+    days = [row["timestamp"].date() for row in events]
+    with tempfile.TemporaryDirectory() as folder:
+        warehouse = DuckDBWarehouse(Path(folder) / "state.duckdb")
+        warehouse.ensure_tables()
+        warehouse.insert_rows("events", events)
+        end = max(days) + timedelta(days=churn_days + 1)
+        run_rollups(warehouse, start=min(days), end=end, churn_days=churn_days)
+        found = {
+            table: warehouse.query(
+                f"SELECT * FROM {table} WHERE {tables()[table].partition_expression} >= @first",
+                {"first": date(1, 1, 1)},
+            ).rows
+            for table in STATE_TABLES
+        }
+        warehouse.close()
+    return StateRows(len(demo), found)
 
 
 def statement_bytes(
@@ -468,13 +523,16 @@ def query_gib(events: int, measured: Measured) -> dict[str, float]:
     per_day = {
         "events": events / DAYS_A_MONTH,
         "bad_events": events * PRICES["assumptions"]["rejected_share"] / DAYS_A_MONTH,
-        "user_days": events / DAYS_A_MONTH / measured.events_per_user_day,
+        **{
+            table: events / DAYS_A_MONTH / per_row
+            for table, per_row in measured.events_per_state_row.items()
+        },
     }
     bad_columns = tables()["bad_events"].columns
     per_column = {
         "events": measured.event_columns,
         "bad_events": {c.name: measured.bad_row_bytes / len(bad_columns) for c in bad_columns},
-        "user_days": measured.user_day_columns,
+        **measured.state_columns,
     }
     return {
         name: sum(statement_bytes(s, per_day, per_column) for s in statements)
@@ -577,9 +635,13 @@ def details(volumes: Sequence[int], measured: Measured) -> str:
         f"measured: {measured.event_bytes}-byte events, {measured.batch} a request: "
         f"Pub/Sub message {measured.message_bytes:,.0f} bytes, Storage Write row "
         f"{measured.write_bytes:,.0f} bytes, events row {sum(measured.event_columns.values()):,.0f}"
-        f" logical bytes; user_days row {sum(measured.user_day_columns.values()):,.0f}"
-        f" logical bytes, one for every {measured.events_per_user_day:.1f} events"
-        " (the demo's, per user and active day)",
+        " logical bytes; state rows: "
+        + ", ".join(
+            f"{table} {sum(measured.state_columns[table].values()):,.0f} bytes, one for every"
+            f" {per_row:.1f} events"
+            for table, per_row in measured.events_per_state_row.items()
+        )
+        + f" (the demo's); {PRICES['assumptions']['history_months']} months of users held",
         "runs a month: " + ", ".join(f"{name} {n:,}" for name, n in measured.runs.items()),
     ]
     for events in volumes:

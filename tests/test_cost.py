@@ -3,6 +3,7 @@ does (the partitions a rollup reads, BigQuery's 10 MB minimum, the envelope inge
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import subprocess
 import sys
@@ -56,6 +57,50 @@ def test_scans_count_the_partitions_each_rollup_reads(cost: ModuleType, measured
     assert 3 in nightly  # BEACON_ROLLUP_TRAILING_DAYS
     retention = [scan.days for _, scans in measured.jobs["retention"] for scan in scans]
     assert set(retention) == {0}  # at steady state nothing is past retention
+
+
+def test_every_run_reads_the_users_seen_before_it_whole(cost: ModuleType, measured: object) -> None:
+    """user_first_seen and user_milestones are never expired, so a run's read of every user seen
+    before its range covers all the months of users the bill assumes, not a 10 MB minimum."""
+    held = cost.days_held(Settings.from_env({}))
+    assert held["user_first_seen"] == held["user_milestones"] == 12 * 30  # prices.yaml
+    for table in ("user_first_seen", "user_milestones"):
+        read = {
+            s.days for _, scans in measured.jobs["rollup-today"] for s in scans if s.table == table
+        }
+        assert held[table] - 1 in read, table  # every day before today
+    gib = cost.query_gib(30_000_000, measured)["rollup-today"]
+    without = cost.query_gib(
+        30_000_000,
+        dataclasses.replace(
+            measured,
+            events_per_state_row={
+                **measured.events_per_state_row,
+                "user_first_seen": 1e12,
+                "user_milestones": 1e12,
+            },
+        ),
+    )["rollup-today"]
+    assert gib - without > 1000  # GiB a month: most of the bill's growth with the users
+
+
+def test_the_state_rows_are_what_the_rollups_write_for_the_demo(cost: ModuleType) -> None:
+    demo = cost.generate_events(2_000, seed=3, now=cost.NOW)
+    state = cost.state_rows(demo, churn_days=30)
+    users = {e.get("user_id") or e.get("anonymous_id") for e in demo}
+    assert {r["user_id"] for r in state.rows["user_first_seen"]} == users
+    assert len(state.rows["user_first_seen"]) == len(users)
+    days = {(e.get("user_id") or e.get("anonymous_id"), e["timestamp"][:10]) for e in demo}
+    assert len(state.rows["user_days"]) == len(days)
+    signups = {
+        e.get("user_id") or e.get("anonymous_id") for e in demo if e["event_type"] == "signup"
+    }
+    assert {
+        r["user_id"] for r in state.rows["user_milestones"] if r["milestone"] == "signup"
+    } == signups
+    # Every user churns within the churn window after the demo's last day, run too.
+    churned = {r["user_id"] for r in state.rows["user_lifecycle"] if r["stage"] == "churned"}
+    assert churned == users
 
 
 def test_a_statement_bills_the_named_columns_and_at_least_10_mb_a_table(cost: ModuleType) -> None:
