@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from functions.alerts import figures, report  # noqa: E402
-from functions.catalogue import Table, tables  # noqa: E402
+from functions.catalogue import Table, retention_days, tables  # noqa: E402
 from functions.envelope import Envelope  # noqa: E402
 from functions.load.enrich import event_row  # noqa: E402
 from functions.load.record import record_of  # noqa: E402
@@ -308,15 +308,18 @@ def one_row_a_day(warehouse: DuckDBWarehouse, days_of: Mapping[str, int]) -> Non
 
 
 def days_held(settings: Settings) -> dict[str, int]:
-    """The days of partitions each scanned table holds at the bill's steady state."""
+    """The days of partitions each scanned table holds at the bill's steady state: its
+    retention's (sql/<table>/metadata.yaml), or the assumed months of history for a table that
+    is never expired."""
     history = int(PRICES["assumptions"]["history_months"] * DAYS_A_MONTH)
     return {
-        "events": settings.retention_days,
-        "bad_events": settings.retention_days,
-        "user_days": settings.retention_days,
-        "user_lifecycle": settings.retention_days,
-        "user_first_seen": history,
-        "user_milestones": history,
+        table: retention_days(
+            tables()[table],
+            raw_days=settings.retention_days,
+            rollup_days=settings.rollup_retention_days,
+        )
+        or history
+        for table in SCANNED_TABLES
     }
 
 
