@@ -63,7 +63,8 @@ class _Record(msgspec.Struct):
 
 
 class _Counted(msgspec.Struct):
-    """The fields of an envelope (functions/envelope.py) that /metrics counts by."""
+    """The fields of an envelope (functions/envelope.py) that /metrics counts by, and
+    request_id, which it does not count by but without which the load parks the message."""
 
     kind: Kind
     source: str
